@@ -1,0 +1,10 @@
+"""Keras layers of keras_stn_icnn, one family per module."""
+
+from keras_stn_icnn.layers.crop_transformer import (
+    CropTransformer,
+    InverseCropTransformer,
+    PartAssembly,
+)
+from keras_stn_icnn.layers.interlink import InterlinkBlock, OutputIntegration
+from keras_stn_icnn.layers.resampling import AlignedBilinearResize, PaddedMaxPooling2D
+from keras_stn_icnn.layers.theta import ScaleTranslationTheta

@@ -1,0 +1,1 @@
+from keras_stn_icnn.models.icnn.icnn import ICNN

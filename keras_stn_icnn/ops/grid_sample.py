@@ -1,0 +1,245 @@
+"""Differentiable sampling of images at affine grids: crops and their inverse.
+
+Written with core TensorFlow ops only (floor, gather, arithmetic), so that it
+has gradients with respect to both the image and theta, runs under XLA and
+converts to TFLite with builtin ops. Coordinates follow `ops.affine`.
+
+The *frame* is the coordinate system theta refers to. An image can sit inside a
+larger zero frame (STN-iCNN's 1024x1024 canvas) without that canvas ever being
+materialised: `offset` gives the frame position of the image's top-left pixel,
+and everything outside the image reads as zero.
+"""
+
+import tensorflow as tf
+
+from keras_stn_icnn.ops import affine
+
+SAMPLING_MODES = ("bilinear", "nearest")
+
+
+def _check_mode(mode):
+    if mode not in SAMPLING_MODES:
+        raise ValueError(f"mode must be one of {SAMPLING_MODES}, got {mode!r}")
+
+
+def _gather_pixels(image, rows, cols):
+    """Reads `image[b, rows, cols, :]` with zeros outside the image.
+
+    Args:
+        image: `[B, H, W, C]`.
+        rows, cols: int32 `[B, ...]` pixel indices in image coordinates.
+
+    Returns:
+        `[B, ..., C]` values, zero where an index falls outside the image.
+    """
+    shape = tf.shape(image)
+    height, width, channels = shape[1], shape[2], shape[3]
+    inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+    flat_index = tf.clip_by_value(rows, 0, height - 1) * width + tf.clip_by_value(
+        cols, 0, width - 1
+    )
+    index_shape = tf.shape(flat_index)
+    flat_image = tf.reshape(image, [shape[0], height * width, channels])
+    values = tf.gather(
+        flat_image, tf.reshape(flat_index, [shape[0], -1]), axis=1, batch_dims=1
+    )
+    values = tf.reshape(values, tf.concat([index_shape, [channels]], axis=0))
+    return values * tf.cast(inside, values.dtype)[..., tf.newaxis]
+
+
+def sample(image, x, y, mode="bilinear", offset=(0, 0)):
+    """Samples an image at fractional pixel positions with zero padding.
+
+    Args:
+        image: float tensor `[B, H, W, C]`.
+        x, y: float tensors `[B, ...]`, column and row positions in frame
+            pixels.
+        mode: `"bilinear"` (differentiable in the positions) or `"nearest"`
+            (rounds half to even, as PyTorch does).
+        offset: `(top, left)` frame position of the image's pixel (0, 0).
+
+    Returns:
+        Tensor `[B, ..., C]`.
+
+    Example:
+    >>> image = tf.reshape(tf.range(4.0), [1, 2, 2, 1])
+    >>> sample(image, tf.constant([[0.5]]), tf.constant([[0.0]]))[..., 0].numpy().tolist()
+    [[0.5]]
+    """
+    _check_mode(mode)
+    top = tf.cast(offset[0], tf.int32)
+    left = tf.cast(offset[1], tf.int32)
+    if mode == "nearest":
+        rows = tf.cast(tf.round(y), tf.int32) - top
+        cols = tf.cast(tf.round(x), tf.int32) - left
+        return _gather_pixels(image, rows, cols)
+
+    x0 = tf.floor(x)
+    y0 = tf.floor(y)
+    x1 = x0 + 1.0
+    y1 = y0 + 1.0
+    rows0 = tf.cast(y0, tf.int32) - top
+    cols0 = tf.cast(x0, tf.int32) - left
+    rows1 = rows0 + 1
+    cols1 = cols0 + 1
+    weight_nw = ((x1 - x) * (y1 - y))[..., tf.newaxis]
+    weight_ne = ((x - x0) * (y1 - y))[..., tf.newaxis]
+    weight_sw = ((x1 - x) * (y - y0))[..., tf.newaxis]
+    weight_se = ((x - x0) * (y - y0))[..., tf.newaxis]
+    return (
+        _gather_pixels(image, rows0, cols0) * weight_nw
+        + _gather_pixels(image, rows0, cols1) * weight_ne
+        + _gather_pixels(image, rows1, cols0) * weight_sw
+        + _gather_pixels(image, rows1, cols1) * weight_se
+    )
+
+
+def _snap_to_integers(position, tolerance):
+    """Moves positions within `tolerance` of an integer onto it.
+
+    Only the value moves; the gradient passes through unchanged, so a crop at
+    integer positions still trains its theta.
+    """
+    if not tolerance:
+        return position
+    shift = tf.round(position) - position
+    shift = tf.where(tf.abs(shift) <= tolerance, shift, tf.zeros_like(shift))
+    return position + tf.stop_gradient(shift)
+
+
+def frame_offset(image_size, frame_size):
+    """Where an image sits when centred on a larger zero frame.
+
+    Args:
+        image_size: `(height, width)` of the image.
+        frame_size: `(height, width)` of the frame, or None for the image
+            itself.
+
+    Returns:
+        `(top, left)` = `((frame_h - h) // 2, (frame_w - w) // 2)`, the
+        reference's padding rule; `(0, 0)` when `frame_size` is None.
+
+    Example:
+    >>> [int(v) for v in frame_offset((512, 300), (1024, 1024))]
+    [256, 362]
+    """
+    if frame_size is None:
+        return (tf.constant(0), tf.constant(0))
+    return (
+        (tf.cast(frame_size[0], tf.int32) - tf.cast(image_size[0], tf.int32)) // 2,
+        (tf.cast(frame_size[1], tf.int32) - tf.cast(image_size[1], tf.int32)) // 2,
+    )
+
+
+def crop(
+    image,
+    theta,
+    window,
+    mode="bilinear",
+    frame_size=None,
+    snap_tolerance=0.0,
+):
+    """Crops `N` windows per image with affine grids (PyTorch-compatible).
+
+    Equal to `grid_sample(image, affine_grid(theta, [.., window, window],
+    align_corners=True), align_corners=True, padding_mode="zeros")` for every
+    theta, with the image centred on a zero frame of `frame_size` if given.
+
+    Args:
+        image: float tensor `[B, H, W, C]`.
+        theta: float tensor `[B, N, 2, 3]`.
+        window: output size; an int or `(height, width)`.
+        mode: `"bilinear"` or `"nearest"`.
+        frame_size: `(height, width)` of the zero frame theta refers to, or
+            None to use the image itself as the frame.
+        snap_tolerance: positions closer than this (in pixels) to an integer
+            are moved onto it before bilinear sampling, so that float32
+            rounding cannot turn an exact pixel copy into a blend of
+            neighbours. 0 disables it.
+
+    Returns:
+        Tensor `[B, N, window_h, window_w, C]`.
+
+    Example:
+    >>> image = tf.random.uniform([2, 100, 120, 3])
+    >>> theta = affine.theta_from_centres(tf.fill([2, 6, 2], 50.0), 81, (100, 120))
+    >>> crop(image, theta, 81).shape
+    TensorShape([2, 6, 81, 81, 3])
+    """
+    _check_mode(mode)
+    out_height, out_width = (window, window) if isinstance(window, int) else window
+    image_size = tf.shape(image)[1:3]
+    if frame_size is None:
+        frame_size = (image_size[0], image_size[1])
+    offset = frame_offset(image_size, frame_size)
+    x_norm, y_norm = affine.transform_grid(
+        tf.cast(theta, image.dtype),
+        affine.normalized_positions(out_width, image.dtype),
+        affine.normalized_positions(out_height, image.dtype),
+    )
+    x = affine.to_pixels(x_norm, frame_size[1])
+    y = affine.to_pixels(y_norm, frame_size[0])
+    if mode == "bilinear":
+        x = _snap_to_integers(x, snap_tolerance)
+        y = _snap_to_integers(y, snap_tolerance)
+    return sample(image, x, y, mode=mode, offset=offset)
+
+
+def paste(patches, theta, frame_size, region=None, mode="nearest", fill_value=0.0):
+    """Pastes crops back into their frame: the inverse of `crop`.
+
+    Every output pixel reads the patch at the position that `crop` with the
+    same theta took it from (the grid of the inverted theta), so a pasted
+    patch lands where it was cut out. Outside the patch the output is
+    `fill_value`. With the reference's `paste(1 - p, ...)` trick a background
+    channel can be pasted with fill 1.
+
+    Args:
+        patches: float tensor `[B, N, h, w, C]`.
+        theta: float tensor `[B, N, 2, 3]`, the thetas the patches were cropped
+            with.
+        frame_size: `(height, width)` of the frame theta refers to.
+        region: `(top, left, height, width)` of the part of the frame to
+            render, or None for the whole frame. Rendering only the image's own
+            region of a large canvas skips work on padding no one will see.
+        mode: `"nearest"` (the reference) or `"bilinear"`.
+        fill_value: value outside every patch window.
+
+    Returns:
+        Tensor `[B, N, height, width, C]`.
+
+    Example:
+    >>> patches = tf.ones([1, 6, 81, 81, 2])
+    >>> theta = affine.theta_from_centres(tf.fill([1, 6, 2], 100.0), 81, (200, 300))
+    >>> paste(patches, theta, (200, 300)).shape
+    TensorShape([1, 6, 200, 300, 2])
+    """
+    _check_mode(mode)
+    shape = tf.shape(patches)
+    batch, parts = shape[0], shape[1]
+    patch_height, patch_width, channels = shape[2], shape[3], shape[4]
+    if region is None:
+        region = (0, 0, frame_size[0], frame_size[1])
+    top, left, height, width = region
+    x_positions = affine.normalized_positions(frame_size[1], patches.dtype)[
+        left : left + width
+    ]
+    y_positions = affine.normalized_positions(frame_size[0], patches.dtype)[
+        top : top + height
+    ]
+    x_norm, y_norm = affine.transform_grid(
+        affine.invert_theta(tf.cast(theta, patches.dtype)), x_positions, y_positions
+    )
+    x = affine.to_pixels(x_norm, patch_width)
+    y = affine.to_pixels(y_norm, patch_height)
+    flat_patches = tf.reshape(
+        patches - fill_value, [batch * parts, patch_height, patch_width, channels]
+    )
+    pasted = sample(
+        flat_patches,
+        tf.reshape(x, [batch * parts, height, width]),
+        tf.reshape(y, [batch * parts, height, width]),
+        mode=mode,
+    )
+    pasted = tf.reshape(pasted, [batch, parts, height, width, channels])
+    return pasted + fill_value

@@ -1,0 +1,84 @@
+"""Pooling and resizing with PyTorch's index conventions.
+
+The authors' code relies on three PyTorch behaviours that TensorFlow's defaults
+do not share. Each function here reproduces one of them exactly:
+
+- `max_pool_3x3_stride2`: `F.max_pool2d(x, 3, 2, padding=1)`. TF's "SAME"
+  padding pads even sizes asymmetrically (0 before, 1 after); PyTorch pads one
+  pixel on every side.
+- `resize_nearest`: `F.interpolate(x, size, mode="nearest")`, whose source index
+  is `floor(dst * in / out)` (no half-pixel centres, no aligned corners).
+- `resize_bilinear_align_corners`: `F.interpolate(..., mode="bilinear",
+  align_corners=True)`.
+
+All functions take and return NHWC tensors.
+"""
+
+import tensorflow as tf
+
+
+def max_pool_3x3_stride2(x):
+    """Max pooling with kernel 3, stride 2 and one pixel of padding per side.
+
+    Args:
+        x: float tensor `[B, H, W, C]`.
+
+    Returns:
+        Tensor `[B, ceil(H / 2), ceil(W / 2), C]`, equal to PyTorch's
+        `F.max_pool2d(x, kernel_size=3, stride=2, padding=1)`.
+
+    Example:
+    >>> max_pool_3x3_stride2(tf.zeros([1, 81, 81, 3])).shape
+    TensorShape([1, 41, 41, 3])
+    """
+    padded = tf.pad(
+        x,
+        [[0, 0], [1, 1], [1, 1], [0, 0]],
+        constant_values=x.dtype.min,
+    )
+    return tf.nn.max_pool2d(padded, ksize=3, strides=2, padding="VALID")
+
+
+def resize_nearest(x, size):
+    """Nearest-neighbour resize with PyTorch's `floor(dst * in / out)` rule.
+
+    Args:
+        x: tensor `[B, H, W, C]`.
+        size: target `(height, width)`; Python ints or scalar int32 tensors.
+
+    Returns:
+        Tensor `[B, height, width, C]`.
+
+    Example:
+    >>> resize_nearest(tf.zeros([1, 11, 11, 8]), (21, 21)).shape
+    TensorShape([1, 21, 21, 8])
+    """
+    return tf.raw_ops.ResizeNearestNeighbor(
+        images=x,
+        size=tf.stack(size),
+        align_corners=False,
+        half_pixel_centers=False,
+    )
+
+
+def resize_bilinear_align_corners(x, size):
+    """Bilinear resize whose corner pixel centres map onto each other.
+
+    Args:
+        x: float tensor `[B, H, W, C]`.
+        size: target `(height, width)`.
+
+    Returns:
+        float32 tensor `[B, height, width, C]`, equal to PyTorch's
+        `F.interpolate(x, size, mode="bilinear", align_corners=True)`.
+
+    Example:
+    >>> resize_bilinear_align_corners(tf.zeros([1, 512, 512, 3]), (128, 128)).shape
+    TensorShape([1, 128, 128, 3])
+    """
+    return tf.raw_ops.ResizeBilinear(
+        images=x,
+        size=tf.stack(size),
+        align_corners=True,
+        half_pixel_centers=False,
+    )
