@@ -17,8 +17,6 @@ import tensorflow as tf
 
 from keras_stn_icnn.ops import affine, assembly, grid_sample
 
-DEFAULT_SNAP_TOLERANCE = 2.0**-12
-
 
 def _check_window(window):
     if int(window) != window or window < 1 or window % 2 == 0:
@@ -83,7 +81,7 @@ class CropTransformer(keras.layers.Layer):
         window=81,
         mode="bilinear",
         canvas_size=None,
-        snap_tolerance=DEFAULT_SNAP_TOLERANCE,
+        snap_tolerance=grid_sample.DEFAULT_SNAP_TOLERANCE,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -140,6 +138,11 @@ class InverseCropTransformer(keras.layers.Layer):
             when theta refers to the image frame itself.
         fill_value: float, value outside every window. The reference pastes
             backgrounds as `1 - paste(1 - p)`, i.e. with fill value 1.
+        axis_aligned: bool, take every theta to be `[[sx, 0, tx], [0, sy, ty]]`
+            (what STN-iCNN's localizers produce) and paste one axis at a time:
+            same values, a fraction of the work. Off-diagonal terms are then
+            ignored, so leave it False for general affine thetas. Nearest
+            mode only.
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -159,15 +162,20 @@ class InverseCropTransformer(keras.layers.Layer):
     TensorShape([1, 6, 512, 400, 2])
     """
 
-    def __init__(self, mode="nearest", canvas_size=None, fill_value=0.0, **kwargs):
+    def __init__(
+        self, mode="nearest", canvas_size=None, fill_value=0.0, axis_aligned=False, **kwargs
+    ):
         super().__init__(**kwargs)
         if mode not in grid_sample.SAMPLING_MODES:
             raise ValueError(
                 f"mode must be one of {grid_sample.SAMPLING_MODES}, got {mode!r}"
             )
+        if axis_aligned and mode != "nearest":
+            raise ValueError(f"axis_aligned=True needs mode 'nearest', got {mode!r}")
         self.mode = mode
         self.canvas_size = _check_canvas(canvas_size)
         self.fill_value = float(fill_value)
+        self.axis_aligned = bool(axis_aligned)
 
     def call(self, patches, theta, images):
         image_size = tf.shape(images)[1:3]
@@ -180,6 +188,7 @@ class InverseCropTransformer(keras.layers.Layer):
             region=(top, left, image_size[0], image_size[1]),
             mode=self.mode,
             fill_value=self.fill_value,
+            axis_aligned=self.axis_aligned,
         )
 
     def compute_output_shape(self, patches_shape, theta_shape, images_shape):
@@ -197,6 +206,7 @@ class InverseCropTransformer(keras.layers.Layer):
             "mode": self.mode,
             "canvas_size": self.canvas_size,
             "fill_value": self.fill_value,
+            "axis_aligned": self.axis_aligned,
         }
 
 
@@ -205,10 +215,13 @@ class PartAssembly(keras.layers.Layer):
     """Pastes per-part probabilities back and assembles one face map.
 
     Each part's probabilities `[B, h, w, 1 + k]` (channel 0 its background)
-    are pasted with nearest sampling; its background with fill 1 (the
-    reference's `1 - paste(1 - p)`), its `k` foreground channels with fill 0.
+    are pasted with nearest sampling: its `k` foreground channels with fill 0,
+    its background as `1 - paste(1 - background)` (the reference's arithmetic,
+    kept for bit-identical results), which is 1 outside the window.
     The face background is the product of every part's background, and the
-    foreground channels follow in part order.
+    foreground channels follow in part order. Thetas must be
+    `[[sx, 0, tx], [0, sy, ty]]` (as `ScaleTranslationTheta` makes them): the
+    paste runs one axis at a time.
 
     Args:
         canvas_size: `(height, width)` of the canvas the thetas refer to, or
@@ -233,25 +246,19 @@ class PartAssembly(keras.layers.Layer):
     def __init__(self, canvas_size=None, **kwargs):
         super().__init__(**kwargs)
         self.canvas_size = _check_canvas(canvas_size)
-        self.background_paste = InverseCropTransformer(
-            canvas_size=self.canvas_size, fill_value=1.0, name="background_paste"
-        )
-        self.foreground_paste = InverseCropTransformer(
-            canvas_size=self.canvas_size, fill_value=0.0, name="foreground_paste"
+        self.paste = InverseCropTransformer(
+            canvas_size=self.canvas_size, axis_aligned=True, name="paste"
         )
 
     def call(self, part_probabilities, theta, images):
-        backgrounds = tf.stack([p[..., 0] for p in part_probabilities], axis=1)
-        pasted_backgrounds = self.background_paste(
-            backgrounds[..., tf.newaxis], theta, images
-        )[..., 0]
-        foregrounds = []
-        for index, probabilities in enumerate(part_probabilities):
-            pasted = self.foreground_paste(
-                probabilities[:, tf.newaxis, ..., 1:], theta[:, index : index + 1], images
-            )
-            foregrounds.append(pasted[:, 0])
-        return assembly.assemble_part_probabilities(pasted_backgrounds, foregrounds)
+        foregrounds = [p[..., 1:] for p in part_probabilities]
+        backgrounds = tf.stack([1.0 - p[..., 0] for p in part_probabilities], axis=1)
+        pasted_backgrounds = 1.0 - self.paste(backgrounds[..., tf.newaxis], theta, images)[..., 0]
+        pasted_foregrounds = [
+            self.paste(foreground[:, tf.newaxis], theta[:, index : index + 1], images)[:, 0]
+            for index, foreground in enumerate(foregrounds)
+        ]
+        return assembly.assemble_part_probabilities(pasted_backgrounds, pasted_foregrounds)
 
     def compute_output_shape(self, part_probabilities_shape, theta_shape, images_shape):
         channels = 1 + sum(shape[-1] - 1 for shape in part_probabilities_shape)

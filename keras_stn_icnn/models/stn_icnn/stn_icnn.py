@@ -135,13 +135,24 @@ class STNiCNN(keras.Model):
         patches = cropper(scaled, theta)
         part_logits = {}
         for model_name, _, parts, mirrored in plan:
-            for part in parts:
-                patch = patches[:, part_names.index(part)]
-                if part in mirrored:
-                    logits = keras.ops.flip(part_models[model_name](keras.ops.flip(patch, 2)), 2)
-                else:
-                    logits = part_models[model_name](patch)
-                part_logits[part] = logits
+            # The parts one model serves run as one batch: [B, k, ...] -> [B * k, ...].
+            stacked = keras.ops.stack(
+                [
+                    keras.ops.flip(patches[:, part_names.index(part)], 2)
+                    if part in mirrored
+                    else patches[:, part_names.index(part)]
+                    for part in parts
+                ],
+                axis=1,
+            )
+            logits = part_models[model_name](
+                keras.ops.reshape(stacked, (-1, window, window, 3))
+            )
+            logits = keras.ops.reshape(logits, (-1, len(parts), window, window, logits.shape[-1]))
+            for k, part in enumerate(parts):
+                part_logits[part] = (
+                    keras.ops.flip(logits[:, k], 2) if part in mirrored else logits[:, k]
+                )
         part_probabilities = [
             layers.Softmax(name=f"{part}_softmax")(part_logits[part]) for part in part_names
         ]
