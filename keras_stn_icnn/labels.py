@@ -35,3 +35,16 @@ of `STN_ICNN_CLASS_NAMES`.
 """
 
 STN_ICNN_PART_NAMES = tuple(name for name, _ in STN_ICNN_PARTS)
+
+STN_ICNN_PALETTE = (
+    (0, 0, 0),
+    (102, 255, 153),
+    (0, 204, 153),
+    (255, 255, 102),
+    (255, 255, 204),
+    (255, 153, 0),
+    (255, 102, 255),
+    (102, 0, 51),
+    (255, 204, 255),
+)
+"""RGB colour of each STN-iCNN class id: the LaPa palette's colours of the same parts."""

@@ -177,6 +177,9 @@ class InverseCropTransformer(keras.layers.Layer):
         self.fill_value = float(fill_value)
         self.axis_aligned = bool(axis_aligned)
 
+    def build(self, patches_shape, theta_shape, images_shape):
+        """No weights; the output size comes from `images` at call time."""
+
     def call(self, patches, theta, images):
         image_size = tf.shape(images)[1:3]
         frame_size = self.canvas_size or (image_size[0], image_size[1])
@@ -249,6 +252,9 @@ class PartAssembly(keras.layers.Layer):
         self.paste = InverseCropTransformer(
             canvas_size=self.canvas_size, axis_aligned=True, name="paste"
         )
+
+    def build(self, part_probabilities_shape, theta_shape, images_shape):
+        self.paste.build(part_probabilities_shape[0], theta_shape, images_shape)
 
     def call(self, part_probabilities, theta, images):
         foregrounds = [p[..., 1:] for p in part_probabilities]

@@ -13,6 +13,9 @@ class PaddedMaxPooling2D(keras.layers.Layer):
     `MaxPooling2D(3, 2, padding="same")`, it pads both sides, so even sizes
     give the same windows as the authors' code (128 -> 64, 81 -> 41).
 
+    Args:
+        **kwargs: standard `keras.layers.Layer` arguments.
+
     Example:
     >>> PaddedMaxPooling2D()(keras.ops.zeros([1, 128, 128, 3])).shape
     TensorShape([1, 64, 64, 3])

@@ -1,0 +1,42 @@
+"""keras_stn_icnn: face parsing models (STN-iCNN and friends) for TensorFlow and Keras 3."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+ROOT = Path(__file__).parent
+
+
+def _version():
+    for line in (ROOT / "keras_stn_icnn" / "__init__.py").read_text().splitlines():
+        if line.startswith("__version__"):
+            return line.split("=")[1].strip().strip('"')
+    raise RuntimeError("__version__ not found in keras_stn_icnn/__init__.py")
+
+
+setup(
+    name="keras-stn-icnn",
+    version=_version(),
+    description="Face parsing in TensorFlow/Keras 3: STN-iCNN, faithful to the authors' code.",
+    long_description=(ROOT / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["keras_stn_icnn", "keras_stn_icnn.*"]),
+    install_requires=[
+        "tensorflow-cpu>=2.21,<2.22",
+        "keras>=3.15,<4",
+        "numpy>=1.26",
+        "pillow>=10",
+    ],
+    extras_require={
+        # TensorFlow's CUDA build; see README "GPU" for the one caveat.
+        "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
+        "test": ["pytest>=8"],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Image Recognition",
+        "Framework :: TensorFlow",
+    ],
+)
