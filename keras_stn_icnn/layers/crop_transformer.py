@@ -86,11 +86,7 @@ class CropTransformer(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.window = _check_window(window)
-        if mode not in grid_sample.SAMPLING_MODES:
-            raise ValueError(
-                f"mode must be one of {grid_sample.SAMPLING_MODES}, got {mode!r}"
-            )
-        self.mode = mode
+        self.mode = grid_sample.check_sampling_mode(mode)
         self.canvas_size = _check_canvas(canvas_size)
         self.snap_tolerance = float(snap_tolerance)
 
@@ -166,13 +162,9 @@ class InverseCropTransformer(keras.layers.Layer):
         self, mode="nearest", canvas_size=None, fill_value=0.0, axis_aligned=False, **kwargs
     ):
         super().__init__(**kwargs)
-        if mode not in grid_sample.SAMPLING_MODES:
-            raise ValueError(
-                f"mode must be one of {grid_sample.SAMPLING_MODES}, got {mode!r}"
-            )
         if axis_aligned and mode != "nearest":
             raise ValueError(f"axis_aligned=True needs mode 'nearest', got {mode!r}")
-        self.mode = mode
+        self.mode = grid_sample.check_sampling_mode(mode)
         self.canvas_size = _check_canvas(canvas_size)
         self.fill_value = float(fill_value)
         self.axis_aligned = bool(axis_aligned)

@@ -20,9 +20,16 @@ DEFAULT_SNAP_TOLERANCE = 2.0**-14
 """Pixels: one float32 ulp of a coordinate in [512, 1024), see `crop`."""
 
 
-def _check_mode(mode):
+def check_sampling_mode(mode):
+    """Returns `mode` if it is one of `SAMPLING_MODES`, else raises ValueError.
+
+    Example:
+    >>> check_sampling_mode("nearest")
+    'nearest'
+    """
     if mode not in SAMPLING_MODES:
         raise ValueError(f"mode must be one of {SAMPLING_MODES}, got {mode!r}")
+    return mode
 
 
 def _gather_pixels(image, rows, cols):
@@ -69,7 +76,7 @@ def sample(image, x, y, mode="bilinear", offset=(0, 0)):
     >>> sample(image, tf.constant([[0.5]]), tf.constant([[0.0]]))[..., 0].numpy().tolist()
     [[0.5]]
     """
-    _check_mode(mode)
+    check_sampling_mode(mode)
     top = tf.cast(offset[0], tf.int32)
     left = tf.cast(offset[1], tf.int32)
     if mode == "nearest":
@@ -166,7 +173,7 @@ def crop(
     >>> crop(image, theta, 81).shape
     TensorShape([2, 6, 81, 81, 3])
     """
-    _check_mode(mode)
+    check_sampling_mode(mode)
     out_height, out_width = (window, window) if isinstance(window, int) else window
     image_size = tf.shape(image)[1:3]
     if frame_size is None:
@@ -256,7 +263,7 @@ def paste(
     >>> paste(patches, theta, (200, 300)).shape
     TensorShape([1, 6, 200, 300, 2])
     """
-    _check_mode(mode)
+    check_sampling_mode(mode)
     shape = tf.shape(patches)
     batch, parts = shape[0], shape[1]
     patch_height, patch_width, channels = shape[2], shape[3], shape[4]
