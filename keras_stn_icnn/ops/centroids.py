@@ -1,0 +1,115 @@
+"""Centroids of label maps and STN-iCNN's part centres, with a rule for missing parts.
+
+The authors' code finds a part's centre as the probability-weighted mean
+position of its label channel after adding 1e-10 to every pixel, so a part
+that is absent lands silently at the image centre, and the mouth centre (the
+mean of the upper-lip, inner-mouth and lower-lip centres) is pulled towards
+the image centre whenever the mouth is closed. `part_centres` instead uses
+only the classes that are present and fills a missing part by this rule:
+
+1. The mouth is the mean centre of those of its classes that are present
+   (a closed mouth is the mean of the two lips).
+2. A missing eyebrow or eye is placed from its mirror partner: the partner's
+   centre plus the left-right offset of the other pair (a missing left
+   eyebrow = right eyebrow + (left eye - right eye)), when the partner and
+   both members of the other pair are present.
+3. Any other missing part is placed at the centroid of all inner-face
+   pixels (the classes of all six parts).
+4. With no inner-face pixel at all, every part is placed at the frame centre.
+
+Every filled part is reported as not present, so a loss can leave it out.
+"""
+
+import tensorflow as tf
+
+STN_ICNN_PART_CLASSES = ((1,), (2,), (3,), (4,), (5,), (6, 7, 8))
+"""Channels of each STN-iCNN part in a 9-channel map: eyebrow1, eyebrow2, eye1, eye2, nose, mouth."""
+
+MIRRORED_PARTS = {0: (1, 2, 3), 1: (0, 3, 2), 2: (3, 0, 1), 3: (2, 1, 0)}
+"""Rule 2: `part: (partner, reference, reference partner)`; brows are placed from the eyes, eyes from the brows."""
+
+
+def class_centroids(probabilities):
+    """Mass and probability-weighted mean position of every channel.
+
+    Args:
+        probabilities: float tensor `[..., H, W, C]` (one-hot labels or
+            soft probabilities; any non-negative weights).
+
+    Returns:
+        `(centroids, mass)`: float32 `[..., C, 2]` of `(y, x)` pixel
+        coordinates and float32 `[..., C]` total weight. The centroid of a
+        channel of zero mass is the frame centre.
+
+    Example:
+    >>> one_hot = tf.one_hot([[0, 1], [0, 1]], 2)
+    >>> class_centroids(one_hot)[0].numpy()[1].tolist()
+    [0.5, 1.0]
+    """
+    probabilities = tf.cast(probabilities, tf.float32)
+    shape = tf.shape(probabilities)
+    rows = tf.range(shape[-3], dtype=tf.float32)
+    cols = tf.range(shape[-2], dtype=tf.float32)
+    row_mass = tf.reduce_sum(probabilities, axis=-2)  # [..., H, C]
+    col_mass = tf.reduce_sum(probabilities, axis=-3)  # [..., W, C]
+    mass = tf.reduce_sum(row_mass, axis=-2)
+    sum_y = tf.reduce_sum(row_mass * rows[:, tf.newaxis], axis=-2)
+    sum_x = tf.reduce_sum(col_mass * cols[:, tf.newaxis], axis=-2)
+    centre_y = (tf.cast(shape[-3], tf.float32) - 1.0) / 2.0
+    centre_x = (tf.cast(shape[-2], tf.float32) - 1.0) / 2.0
+    has_mass = mass > 0.0
+    safe_mass = tf.where(has_mass, mass, 1.0)
+    y = tf.where(has_mass, sum_y / safe_mass, centre_y)
+    x = tf.where(has_mass, sum_x / safe_mass, centre_x)
+    return tf.stack([y, x], axis=-1), mass
+
+
+def part_centres(probabilities, part_classes=STN_ICNN_PART_CLASSES, min_mass=1.0):
+    """Centres of STN-iCNN's six parts, filling missing parts by the module's rule.
+
+    Args:
+        probabilities: float tensor `[..., H, W, C]` of one-hot labels or
+            probabilities in the 9-class STN-iCNN layout.
+        part_classes: the channels of each part (default: STN-iCNN's six).
+            Rule 2 applies to parts 0-3 (left/right eyebrow, left/right eye).
+        min_mass: a class is present when its mass (pixels, or summed
+            probability) is at least this.
+
+    Returns:
+        `(centres, present)`: float32 `[..., P, 2]` `(y, x)` pixel centres
+        and bool `[..., P]`, False where a part was filled in by the rule.
+
+    Example:
+    >>> label = tf.zeros([101, 101], tf.int32)  # no face at all
+    >>> centres, present = part_centres(tf.one_hot(label, 9))
+    >>> centres.numpy()[0].tolist(), bool(present.numpy().any())
+    ([50.0, 50.0], False)
+    """
+    centroids, mass = class_centroids(probabilities)
+    class_present = mass >= min_mass
+    centres, present = [], []
+    for classes in part_classes:
+        member = tf.stack([class_present[..., c] for c in classes], axis=-1)
+        weight = tf.cast(member, tf.float32)[..., tf.newaxis]
+        positions = tf.stack([centroids[..., c, :] for c in classes], axis=-2)
+        count = tf.reduce_sum(weight, axis=-2)
+        centres.append(tf.reduce_sum(positions * weight, axis=-2) / tf.maximum(count, 1.0))
+        present.append(tf.reduce_any(member, axis=-1))
+    centres = tf.stack(centres, axis=-2)
+    present = tf.stack(present, axis=-1)
+
+    inner = sorted({c for classes in part_classes for c in classes})
+    inner_mass = tf.gather(probabilities, inner, axis=-1)
+    face_centroid, face_mass = class_centroids(tf.reduce_sum(inner_mass, axis=-1, keepdims=True))
+    fallback = face_centroid[..., 0, :]  # rules 3 and 4: the frame centre when face_mass is 0
+
+    filled = []
+    for part, centre in enumerate(tf.unstack(centres, axis=-2)):
+        candidate = fallback
+        if part in MIRRORED_PARTS:
+            partner, reference, reference_partner = MIRRORED_PARTS[part]
+            usable = present[..., partner] & present[..., reference] & present[..., reference_partner]
+            mirrored = centres[..., partner, :] + centres[..., reference, :] - centres[..., reference_partner, :]
+            candidate = tf.where(usable[..., tf.newaxis], mirrored, fallback)
+        filled.append(tf.where(present[..., part, tf.newaxis], centre, candidate))
+    return tf.stack(filled, axis=-2), present
