@@ -34,6 +34,7 @@ setup(
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
         "test": ["pytest>=8"],
     },
+    entry_points={"console_scripts": ["keras-stn-icnn=keras_stn_icnn.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Scientific/Engineering :: Image Recognition",

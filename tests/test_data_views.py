@@ -8,7 +8,7 @@ from keras_stn_icnn.data import AugmentationConfig, augment, expand_with_augment
 from keras_stn_icnn.data.augment import choose_operations
 from keras_stn_icnn.data.stn_icnn_inputs import stn_icnn_inputs
 from keras_stn_icnn.ops import crop
-from keras_stn_icnn.ops.centroids import part_centres
+from keras_stn_icnn.ops.centroids import class_centroids, label_centroids, part_centres
 from numpy_reference import resize_bilinear_align_corners
 
 CANVAS = 1024
@@ -90,9 +90,14 @@ def test_missing_nose_goes_to_the_face_centroid_and_no_face_to_the_image_centre(
     assert not present.numpy().any()
 
 
-def test_part_centres_of_soft_probabilities_batch():
+def test_soft_and_hard_centroids_agree_and_batch():
+    label = face_label()
+    hard_centroids, hard_mass = label_centroids(tf.constant(label), 9)
+    soft_centroids, soft_mass = class_centroids(tf.one_hot(label, 9)[tf.newaxis])
+    np.testing.assert_allclose(soft_centroids.numpy()[0], hard_centroids.numpy(), atol=1e-3)
+    np.testing.assert_array_equal(soft_mass.numpy()[0], hard_mass.numpy())
     probabilities = tf.nn.softmax(tf.random.stateless_normal([2, 32, 40, 9], [1, 2]) * 3)
-    centres, present = part_centres(probabilities)
+    centres, present = part_centres(*class_centroids(probabilities), (32, 40))
     assert centres.shape == (2, 6, 2) and present.numpy().all()
 
 

@@ -16,7 +16,7 @@ PACKAGE = Path(keras_stn_icnn.__file__).parent
 RANKS = {
     "ops": 0,
     "layers": 1, "losses": 1, "metrics": 1, "labels": 1,
-    "models": 2, "data": 2,
+    "models": 2, "data": 2, "visualize": 2,
     "convert": 3, "train": 3, "export": 3,
     "cli": 4,
 }

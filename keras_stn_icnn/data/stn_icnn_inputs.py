@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES, STN_ICNN_PARTS
 from keras_stn_icnn.ops import frame_offset, resize_bilinear_align_corners, theta_from_centres
-from keras_stn_icnn.ops.centroids import part_centres
+from keras_stn_icnn.ops.centroids import label_centroids, part_centres
 
 STAGE1_SIZE = 128
 NUM_CLASSES = len(STN_ICNN_CLASS_NAMES)
@@ -61,7 +61,8 @@ def ground_truth_theta(label, *, window=81, canvas_size=1024, integer_centres=Tr
     >>> centres.numpy()[0].tolist()  # no face: the image centre, on the canvas
     [511.0, 511.0]
     """
-    centres, present = part_centres(tf.one_hot(tf.cast(label, tf.int32), NUM_CLASSES))
+    centroids, mass = label_centroids(label, NUM_CLASSES)
+    centres, present = part_centres(centroids, mass, tf.shape(label)[:2])
     top, left = frame_offset(tf.shape(label)[:2], (canvas_size, canvas_size))
     centres = centres + tf.cast(tf.stack([top, left]), tf.float32)
     if integer_centres:

@@ -29,6 +29,16 @@ MIRRORED_PARTS = {0: (1, 2, 3), 1: (0, 3, 2), 2: (3, 0, 1), 3: (2, 1, 0)}
 """Rule 2: `part: (partner, reference, reference partner)`; brows are placed from the eyes, eyes from the brows."""
 
 
+def _frame_centre(height, width):
+    return tf.stack([(tf.cast(height, tf.float32) - 1.0) / 2.0, (tf.cast(width, tf.float32) - 1.0) / 2.0])
+
+
+def _divide_or_centre(sums, mass, centre):
+    has_mass = mass > 0.0
+    safe_mass = tf.where(has_mass, mass, 1.0)
+    return tf.where(has_mass[..., tf.newaxis], sums / safe_mass[..., tf.newaxis], centre)
+
+
 def class_centroids(probabilities):
     """Mass and probability-weighted mean position of every channel.
 
@@ -53,23 +63,46 @@ def class_centroids(probabilities):
     row_mass = tf.reduce_sum(probabilities, axis=-2)  # [..., H, C]
     col_mass = tf.reduce_sum(probabilities, axis=-3)  # [..., W, C]
     mass = tf.reduce_sum(row_mass, axis=-2)
-    sum_y = tf.reduce_sum(row_mass * rows[:, tf.newaxis], axis=-2)
-    sum_x = tf.reduce_sum(col_mass * cols[:, tf.newaxis], axis=-2)
-    centre_y = (tf.cast(shape[-3], tf.float32) - 1.0) / 2.0
-    centre_x = (tf.cast(shape[-2], tf.float32) - 1.0) / 2.0
-    has_mass = mass > 0.0
-    safe_mass = tf.where(has_mass, mass, 1.0)
-    y = tf.where(has_mass, sum_y / safe_mass, centre_y)
-    x = tf.where(has_mass, sum_x / safe_mass, centre_x)
-    return tf.stack([y, x], axis=-1), mass
+    sums = tf.stack(
+        [tf.reduce_sum(row_mass * rows[:, tf.newaxis], axis=-2), tf.reduce_sum(col_mass * cols[:, tf.newaxis], axis=-2)],
+        axis=-1,
+    )
+    return _divide_or_centre(sums, mass, _frame_centre(shape[-3], shape[-2])), mass
 
 
-def part_centres(probabilities, part_classes=STN_ICNN_PART_CLASSES, min_mass=1.0):
+def label_centroids(label, num_classes):
+    """`class_centroids` of a hard label map, without building its one-hot form.
+
+    Args:
+        label: integer tensor `[H, W]` of ids below `num_classes`.
+        num_classes: int.
+
+    Returns:
+        `(centroids, mass)`: float32 `[C, 2]` and float32 `[C]` pixel counts.
+
+    Example:
+    >>> label_centroids(tf.constant([[0, 1], [0, 1]]), 2)[0].numpy()[1].tolist()
+    [0.5, 1.0]
+    """
+    label = tf.cast(label, tf.int32)
+    height, width = tf.shape(label)[0], tf.shape(label)[1]
+    # float64 sums: a million float32 additions would drift by a tenth of a pixel.
+    rows, cols = tf.meshgrid(tf.range(height, dtype=tf.float64), tf.range(width, dtype=tf.float64), indexing="ij")
+    ids = tf.reshape(label, [-1])
+    positions = tf.stack([tf.reshape(rows, [-1]), tf.reshape(cols, [-1])], axis=-1)
+    sums = tf.cast(tf.math.unsorted_segment_sum(positions, ids, num_classes), tf.float32)
+    mass = tf.cast(tf.math.unsorted_segment_sum(tf.ones_like(positions[:, 0]), ids, num_classes), tf.float32)
+    return _divide_or_centre(sums, mass, _frame_centre(height, width)), mass
+
+
+def part_centres(centroids, mass, frame_size, part_classes=STN_ICNN_PART_CLASSES, min_mass=1.0):
     """Centres of STN-iCNN's six parts, filling missing parts by the module's rule.
 
     Args:
-        probabilities: float tensor `[..., H, W, C]` of one-hot labels or
-            probabilities in the 9-class STN-iCNN layout.
+        centroids: float tensor `[..., C, 2]` of class centroids, from
+            `class_centroids` or `label_centroids` (9-class STN-iCNN layout).
+        mass: float tensor `[..., C]`, the classes' masses.
+        frame_size: `(height, width)` of the map, for rule 4.
         part_classes: the channels of each part (default: STN-iCNN's six).
             Rule 2 applies to parts 0-3 (left/right eyebrow, left/right eye).
         min_mass: a class is present when its mass (pixels, or summed
@@ -81,11 +114,10 @@ def part_centres(probabilities, part_classes=STN_ICNN_PART_CLASSES, min_mass=1.0
 
     Example:
     >>> label = tf.zeros([101, 101], tf.int32)  # no face at all
-    >>> centres, present = part_centres(tf.one_hot(label, 9))
+    >>> centres, present = part_centres(*label_centroids(label, 9), (101, 101))
     >>> centres.numpy()[0].tolist(), bool(present.numpy().any())
     ([50.0, 50.0], False)
     """
-    centroids, mass = class_centroids(probabilities)
     class_present = mass >= min_mass
     centres, present = [], []
     for classes in part_classes:
@@ -99,9 +131,9 @@ def part_centres(probabilities, part_classes=STN_ICNN_PART_CLASSES, min_mass=1.0
     present = tf.stack(present, axis=-1)
 
     inner = sorted({c for classes in part_classes for c in classes})
-    inner_mass = tf.gather(probabilities, inner, axis=-1)
-    face_centroid, face_mass = class_centroids(tf.reduce_sum(inner_mass, axis=-1, keepdims=True))
-    fallback = face_centroid[..., 0, :]  # rules 3 and 4: the frame centre when face_mass is 0
+    inner_mass = tf.gather(mass, inner, axis=-1)
+    inner_sums = tf.reduce_sum(tf.gather(centroids, inner, axis=-2) * inner_mass[..., tf.newaxis], axis=-2)
+    fallback = _divide_or_centre(inner_sums, tf.reduce_sum(inner_mass, axis=-1), _frame_centre(frame_size[0], frame_size[1]))
 
     filled = []
     for part, centre in enumerate(tf.unstack(centres, axis=-2)):
