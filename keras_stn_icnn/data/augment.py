@@ -124,18 +124,28 @@ def augment(image, label, operations, seed, config=PAPER_AUGMENTATION):
     scale = tf.where(operations[SCALE], scale, 1.0)
 
     transform = _inverse_similarity(height, width, angle, shift[0], shift[1], scale)
-    inside = tf.ones_like(image[..., :1])
     geometric = operations[ROTATION] | operations[SHIFT] | operations[SCALE]
-    image_in = tf.cast(tf.concat([image, inside], axis=-1), tf.float32)
-    warped = tf.cond(geometric, lambda: _warp(image_in, transform, "BILINEAR"), lambda: image_in)
-    label = tf.cond(geometric, lambda: _warp(label[..., tf.newaxis], transform, "NEAREST")[..., 0], lambda: label)
 
-    pixels, inside = warped[..., :3], warped[..., 3:] > 0.5
-    noise = tf.random.stateless_normal(tf.shape(pixels), seeds[3], stddev=config.noise_stddev)
-    noisy = tf.where(inside, pixels + noise, pixels)
-    pixels = tf.where(operations[NOISE], noisy, pixels)
-    image = tf.cast(tf.round(tf.clip_by_value(pixels, 0.0, 255.0)), tf.uint8)
-    return image, label
+    def warp_pair():
+        warped_label = _warp(label[..., tf.newaxis], transform, "NEAREST")[..., 0]
+        pixels = _warp(tf.cast(image, tf.float32), transform, "BILINEAR")
+        inside = _warp(tf.ones_like(label[..., tf.newaxis]), transform, "NEAREST") > 0
+        return pixels, warped_label, inside
+
+    def keep_pair():
+        return tf.cast(image, tf.float32), label, tf.ones_like(label[..., tf.newaxis], tf.bool)
+
+    def add_noise(pixels, inside):
+        noise = tf.random.stateless_normal(tf.shape(pixels), seeds[3], stddev=config.noise_stddev)
+        noisy = tf.clip_by_value(pixels + noise, 0.0, 255.0)
+        return tf.where(inside, noisy, pixels)
+
+    def transformed():
+        pixels, new_label, inside = tf.cond(geometric, warp_pair, keep_pair)
+        pixels = tf.cond(operations[NOISE], lambda: add_noise(pixels, inside), lambda: pixels)
+        return tf.cast(tf.round(pixels), tf.uint8), new_label
+
+    return tf.cond(tf.reduce_any(operations), transformed, lambda: (image, label))
 
 
 def choose_operations(count, seed):

@@ -86,13 +86,23 @@ def label_centroids(label, num_classes):
     """
     label = tf.cast(label, tf.int32)
     height, width = tf.shape(label)[0], tf.shape(label)[1]
-    # float64 sums: a million float32 additions would drift by a tenth of a pixel.
-    rows, cols = tf.meshgrid(tf.range(height, dtype=tf.float64), tf.range(width, dtype=tf.float64), indexing="ij")
-    ids = tf.reshape(label, [-1])
-    positions = tf.stack([tf.reshape(rows, [-1]), tf.reshape(cols, [-1])], axis=-1)
-    sums = tf.cast(tf.math.unsorted_segment_sum(positions, ids, num_classes), tf.float32)
-    mass = tf.cast(tf.math.unsorted_segment_sum(tf.ones_like(positions[:, 0]), ids, num_classes), tf.float32)
-    return _divide_or_centre(sums, mass, _frame_centre(height, width)), mass
+    # Per-row and per-column class counts by one bincount each: no one-hot map,
+    # and exact integer counts, so the sums do not drift on large images.
+    row_ids = label + num_classes * tf.range(height)[:, tf.newaxis]
+    col_ids = label + num_classes * tf.range(width)[tf.newaxis, :]
+    row_counts = tf.reshape(tf.math.bincount(row_ids, minlength=height * num_classes, dtype=tf.int64),
+                            [height, num_classes])
+    col_counts = tf.reshape(tf.math.bincount(col_ids, minlength=width * num_classes, dtype=tf.int64),
+                            [width, num_classes])
+    rows = tf.range(tf.cast(height, tf.int64))[:, tf.newaxis]
+    cols = tf.range(tf.cast(width, tf.int64))[:, tf.newaxis]
+    sums = tf.cast(
+        tf.stack([tf.reduce_sum(row_counts * rows, axis=0), tf.reduce_sum(col_counts * cols, axis=0)], axis=-1),
+        tf.float64,
+    )
+    mass = tf.cast(tf.reduce_sum(row_counts, axis=0), tf.float64)
+    centroids = _divide_or_centre(sums, mass, tf.cast(_frame_centre(height, width), tf.float64))
+    return tf.cast(centroids, tf.float32), tf.cast(mass, tf.float32)
 
 
 def part_centres(centroids, mass, frame_size, part_classes=STN_ICNN_PART_CLASSES, min_mass=1.0):
