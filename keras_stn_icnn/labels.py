@@ -35,8 +35,9 @@ import dataclasses
 
 import numpy as np
 
-STN_ICNN_CLASS_NAMES = (
+HELEN_CLASS_NAMES = (
     "background",
+    "skin",
     "left_eyebrow",
     "right_eyebrow",
     "left_eye",
@@ -45,7 +46,11 @@ STN_ICNN_CLASS_NAMES = (
     "upper_lip",
     "inner_mouth",
     "lower_lip",
+    "hair",
 )
+"""HELEN's classes: id `k` is the label file `<name>_lbl<k:02d>.png`."""
+
+STN_ICNN_CLASS_NAMES = ("background",) + HELEN_CLASS_NAMES[2:10]
 """Class ids 0-8 of STN-iCNN's stage-1 map and final label map."""
 
 STN_ICNN_PARTS = (
@@ -64,21 +69,6 @@ of `STN_ICNN_CLASS_NAMES`.
 """
 
 STN_ICNN_PART_NAMES = tuple(name for name, _ in STN_ICNN_PARTS)
-
-HELEN_CLASS_NAMES = (
-    "background",
-    "skin",
-    "left_eyebrow",
-    "right_eyebrow",
-    "left_eye",
-    "right_eye",
-    "nose",
-    "upper_lip",
-    "inner_mouth",
-    "lower_lip",
-    "hair",
-)
-"""HELEN's classes: id `k` is the label file `<name>_lbl<k:02d>.png`."""
 
 LAPA_CLASS_NAMES = HELEN_CLASS_NAMES
 """LaPa's label ids 0-10: the same parts in the same order as HELEN."""

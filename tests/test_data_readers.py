@@ -14,6 +14,7 @@ from keras_stn_icnn.data import (
     LapaReader,
     LfwPartLabelsReader,
 )
+from keras_stn_icnn.data.synthetic import generate_synthetic_helen, render_face
 from keras_stn_icnn.labels import label_mapping
 
 
@@ -223,3 +224,19 @@ def test_lfw_pl_unknown_colour_is_an_error(tmp_path):
     Image.fromarray(ground_truth).save(path)
     assert_fails_naming(LfwPartLabelsReader(tmp_path).dataset("val"), "unknown class colour (255, 255, 0)",
                         "Bo_Ma_0001.ppm")
+
+
+# The synthetic set, end to end through the HELEN reader --------------------------------------
+
+def test_synthetic_set_reads_back_through_the_helen_reader(tmp_path):
+    root = generate_synthetic_helen(tmp_path / "synthetic", num_train=2, num_val=1, num_test=1, seed=3,
+                                    progress=False)
+    for split, indices in {"train": [0, 1], "val": [2], "test": [3]}.items():
+        examples = read_all(HelenReader(root).dataset(split))
+        assert len(examples) == len(indices)
+        for example, index in zip(examples, indices):
+            image, label = render_face((3, index))
+            np.testing.assert_array_equal(example["image"], image)
+            np.testing.assert_array_equal(example["label"], label)
+    (stn,) = read_all(HelenReader(root, schema="stn_icnn").dataset("val"))
+    np.testing.assert_array_equal(stn["label"], label_mapping("helen", "stn_icnn")[render_face((3, 2))[1]])
