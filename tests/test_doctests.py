@@ -1,0 +1,28 @@
+"""The docstring examples of the modules that need no data files run and give what they show."""
+
+import doctest
+import importlib
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+MODULES = [
+    "keras_stn_icnn.labels",
+    "keras_stn_icnn.ops.centroids",
+    "keras_stn_icnn.visualize",
+    "keras_stn_icnn.data.augment",
+    "keras_stn_icnn.data.stn_icnn_inputs",
+    "keras_stn_icnn.data.files",
+    "keras_stn_icnn.data.lfw_pl",
+    "keras_stn_icnn.data.reader",
+    "keras_stn_icnn.cli",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    results = doctest.testmod(module, extraglobs={"np": np, "tf": tf}, optionflags=doctest.ELLIPSIS)
+    assert results.attempted > 0
+    assert results.failed == 0
