@@ -9,8 +9,6 @@ Usage:
 """
 
 import argparse
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -18,23 +16,9 @@ import numpy as np
 from PIL import Image
 
 from keras_stn_icnn import STNiCNN
-from keras_stn_icnn.labels import STN_ICNN_PALETTE
+from keras_stn_icnn.visualize import overlay, save_png
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-
-
-def write_png_atomically(array, path):
-    """Writes a PNG next to its destination, then renames it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".png", delete=False) as tmp:
-        Image.fromarray(array).save(tmp, format="PNG")
-    os.replace(tmp.name, path)
-
-
-def overlay(image, labels, alpha=0.5):
-    colours = np.asarray(STN_ICNN_PALETTE, np.float32)[labels]
-    blended = np.where(labels[..., None] > 0, (1 - alpha) * image + alpha * colours, image)
-    return blended.astype(np.uint8)
 
 
 def main():
@@ -64,8 +48,8 @@ def main():
     for class_id, name in enumerate(model.class_names):
         print(f"  {class_id} {name:<14} {int(np.sum(labels == class_id)):>8} px")
     stem = args.image.stem
-    write_png_atomically(labels, args.output_dir / f"{stem}_labels.png")
-    write_png_atomically(overlay(image, labels), args.output_dir / f"{stem}_overlay.png")
+    save_png(labels, args.output_dir / f"{stem}_labels.png")
+    save_png(overlay(image, labels, schema="stn_icnn"), args.output_dir / f"{stem}_overlay.png")
     print(f"wrote {args.output_dir / (stem + '_labels.png')} and {stem}_overlay.png")
 
 

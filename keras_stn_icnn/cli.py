@@ -5,42 +5,11 @@ Example:
 """
 
 import argparse
-import os
 import sys
-import tempfile
-from pathlib import Path
-
-import numpy as np
-from PIL import Image
 
 from keras_stn_icnn.data.helen import HelenReader
 from keras_stn_icnn.data.synthetic import generate_synthetic_helen
-from keras_stn_icnn.visualize import contact_sheet
-
-
-def write_png_atomically(array, path):
-    """Write a PNG through a temporary file in the same folder, so a reader never sees half of it.
-
-    Args:
-        array: uint8 numpy array `[H, W]` or `[H, W, 3]`.
-        path: str or Path of the PNG.
-
-    Example:
-    >>> write_png_atomically(np.zeros((2, 2), np.uint8), "/tmp/x.png")  # doctest: +SKIP
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(handle)
-    try:
-        Image.fromarray(array).save(temporary, format="PNG")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes owner-only files
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+from keras_stn_icnn.visualize import contact_sheet, save_png
 
 
 def render_contact_sheet(root, path, split="train", count=12, columns=4):
@@ -61,7 +30,7 @@ def render_contact_sheet(root, path, split="train", count=12, columns=4):
     sheet = contact_sheet(
         [e["image"] for e in examples], [e["label"] for e in examples], schema="helen", columns=columns
     )
-    write_png_atomically(sheet, path)
+    save_png(sheet, path)
 
 
 def _synthesize(args):

@@ -203,6 +203,7 @@ def _by_name(names, helen_names_of):
 
 
 _IDENTITY = {name: name for name in HELEN_CLASS_NAMES}
+_HELEN_TABLES = _by_name(HELEN_CLASS_NAMES, _IDENTITY)
 _STN_ICNN_TO_HELEN, _HELEN_TO_STN_ICNN = _by_name(STN_ICNN_CLASS_NAMES, _IDENTITY)
 _CELEBAMASK_HQ_TO_HELEN, _HELEN_TO_CELEBAMASK_HQ = _by_name(
     CELEBAMASK_HQ_CLASS_NAMES,
@@ -221,23 +222,11 @@ _CELEBAMASK_HQ_TO_HELEN, _HELEN_TO_CELEBAMASK_HQ = _by_name(
 )
 
 SCHEMAS = {
-    "helen": LabelSchema(
-        "helen",
-        HELEN_CLASS_NAMES,
-        LAPA_PALETTE,
-        tuple(range(len(HELEN_CLASS_NAMES))),
-        tuple(range(len(HELEN_CLASS_NAMES))),
-    ),
+    "helen": LabelSchema("helen", HELEN_CLASS_NAMES, LAPA_PALETTE, *_HELEN_TABLES),
     "stn_icnn": LabelSchema(
         "stn_icnn", STN_ICNN_CLASS_NAMES, STN_ICNN_PALETTE, _STN_ICNN_TO_HELEN, _HELEN_TO_STN_ICNN
     ),
-    "lapa": LabelSchema(
-        "lapa",
-        LAPA_CLASS_NAMES,
-        LAPA_PALETTE,
-        tuple(range(len(LAPA_CLASS_NAMES))),
-        tuple(range(len(LAPA_CLASS_NAMES))),
-    ),
+    "lapa": LabelSchema("lapa", LAPA_CLASS_NAMES, LAPA_PALETTE, *_HELEN_TABLES),
     "celebamask_hq": LabelSchema(
         "celebamask_hq",
         CELEBAMASK_HQ_CLASS_NAMES,

@@ -1,9 +1,13 @@
-"""Pictures of label maps: colour overlays and contact sheets.
+"""Pictures of label maps: colour overlays, contact sheets, and PNGs written atomically.
 
 Example:
 >>> from keras_stn_icnn.visualize import overlay
 >>> picture = overlay(image, labels, schema="stn_icnn")  # doctest: +SKIP
 """
+
+import os
+import tempfile
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -94,6 +98,31 @@ def contact_sheet(images, labels, schema="stn_icnn", columns=4, cell_size=192, a
             left = (2 * column + offset) * cell_size + (cell_size - cell.shape[1]) // 2
             sheet[top : top + cell.shape[0], left : left + cell.shape[1]] = cell
     return sheet
+
+
+def save_png(array, path):
+    """Write a PNG through a temporary file in the same folder, so a reader never sees half of it.
+
+    Args:
+        array: uint8 numpy array `[H, W]` or `[H, W, 3]`.
+        path: str or Path of the PNG.
+
+    Example:
+    >>> save_png(overlay(image, labels), "outputs/overlay.png")  # doctest: +SKIP
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
+    os.close(handle)
+    try:
+        Image.fromarray(array).save(temporary, format="PNG")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes owner-only files
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def _fit(picture, size):

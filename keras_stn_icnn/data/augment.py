@@ -128,21 +128,21 @@ def augment(image, label, operations, seed, config=PAPER_AUGMENTATION):
 
     def warp_pair():
         warped_label = _warp(label[..., tf.newaxis], transform, "NEAREST")[..., 0]
-        pixels = _warp(tf.cast(image, tf.float32), transform, "BILINEAR")
-        inside = _warp(tf.ones_like(label[..., tf.newaxis]), transform, "NEAREST") > 0
-        return pixels, warped_label, inside
+        return _warp(tf.cast(image, tf.float32), transform, "BILINEAR"), warped_label
 
     def keep_pair():
-        return tf.cast(image, tf.float32), label, tf.ones_like(label[..., tf.newaxis], tf.bool)
+        return tf.cast(image, tf.float32), label
 
-    def add_noise(pixels, inside):
+    def add_noise(pixels):
+        ones = tf.ones_like(label[..., tf.newaxis])
+        inside = tf.cond(geometric, lambda: _warp(ones, transform, "NEAREST") > 0, lambda: ones > 0)
         noise = tf.random.stateless_normal(tf.shape(pixels), seeds[3], stddev=config.noise_stddev)
         noisy = tf.clip_by_value(pixels + noise, 0.0, 255.0)
         return tf.where(inside, noisy, pixels)
 
     def transformed():
-        pixels, new_label, inside = tf.cond(geometric, warp_pair, keep_pair)
-        pixels = tf.cond(operations[NOISE], lambda: add_noise(pixels, inside), lambda: pixels)
+        pixels, new_label = tf.cond(geometric, warp_pair, keep_pair)
+        pixels = tf.cond(operations[NOISE], lambda: add_noise(pixels), lambda: pixels)
         return tf.cast(tf.round(pixels), tf.uint8), new_label
 
     return tf.cond(tf.reduce_any(operations), transformed, lambda: (image, label))
