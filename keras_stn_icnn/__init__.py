@@ -19,6 +19,7 @@ if keras.backend.backend() != "tensorflow":
     )
 
 from keras_stn_icnn.layers import (  # noqa: E402
+    CentroidTheta,
     CropTransformer,
     InterlinkBlock,
     InverseCropTransformer,
@@ -28,6 +29,7 @@ from keras_stn_icnn.layers import (  # noqa: E402
 from keras_stn_icnn.models import (  # noqa: E402
     ICNN,
     FCNLocalizer,
+    ICNNBaseline,
     ResNet18Localizer,
     STNiCNN,
     VGG9Localizer,

@@ -1,5 +1,6 @@
 """Keras layers of keras_stn_icnn, one family per module."""
 
+from keras_stn_icnn.layers.centroid_theta import CentroidTheta
 from keras_stn_icnn.layers.crop_transformer import (
     CropTransformer,
     InverseCropTransformer,
