@@ -15,10 +15,11 @@ PACKAGE = Path(keras_stn_icnn.__file__).parent
 # Each group may import only from groups of a lower rank (DESIGN.md).
 RANKS = {
     "ops": 0,
-    "layers": 1, "losses": 1, "metrics": 1, "labels": 1,
+    "labels": 0,  # imports nothing from the package; metrics (rank 1) use its class names
+    "layers": 1, "losses": 1, "metrics": 1,
     "models": 2, "data": 2, "visualize": 2,
-    "convert": 3, "train": 3, "export": 3,
-    "cli": 4,
+    "convert": 3, "train": 3, "export": 3, "evaluation": 3,
+    "cli": 4, "jobs": 4,
 }
 
 

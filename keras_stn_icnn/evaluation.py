@@ -1,0 +1,374 @@
+"""Scoring a face parser on a labelled set: the paper's F1 table from one histogram.
+
+`load_parser(path)` turns a saved parser (a `.keras` file, a SavedModel
+folder, or an authors' PyTorch checkpoint) into a function `uint8 [H, W, 3]
+-> uint8 [H, W]`; `evaluate_parser(parse_fn, dataset)` runs it over a set of
+`{"image", "label"}` examples in STN-iCNN ids and accumulates one confusion
+histogram at full resolution (`keras_stn_icnn.metrics`), from which the
+paper's F1 groups, the per-class F1 and the overall (merged-foreground) F1
+are computed. `evaluate_on_helen` does both for a folder in HELEN's layout
+(the real HELEN or the synthetic set of `synthetic_test_set`);
+`examples/evaluate.py` is its command line.
+
+Example:
+>>> parser = load_parser("after_end2_end_10mean.pth.tar")  # doctest: +SKIP
+>>> result = evaluate_on_helen(parser, "helen", split="test")  # doctest: +SKIP
+>>> print(result.report())  # doctest: +SKIP
+"""
+
+import dataclasses
+import math
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_stn_icnn.data.helen import HelenReader
+from keras_stn_icnn.data.synthetic import generate_synthetic_helen
+from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
+from keras_stn_icnn.metrics import (
+    CLASS_F1_GROUPS,
+    OVERALL,
+    PAPER_F1_GROUPS,
+    confusion_matrix,
+    f1_scores,
+    format_f1_table,
+    merged_foreground_f1,
+)
+from keras_stn_icnn.models import STNiCNN
+
+SAVED_MODEL_SIGNATURE = "serving_default"
+"""The SavedModel signature `load_parser` calls: `images` uint8 `[B, H, W, 3]` -> `labels` uint8 `[B, H, W]`."""
+
+PYTORCH_SUFFIXES = (".pth.tar", ".pth")
+_EXPECTED = (
+    "a .keras file, a SavedModel folder (holding saved_model.pb) or an authors' PyTorch "
+    "checkpoint (*.pth.tar or *.pth)"
+)
+
+
+class LoadedParser:
+    """A face parser loaded by `load_parser`: call it on one image.
+
+    Args:
+        parse_fn: callable taking one uint8 `[H, W, 3]` numpy image and
+            returning its `[H, W]` label map.
+        kind: str, `"keras"`, `"saved_model"` or `"pytorch_checkpoint"`.
+        path: Path it was loaded from.
+        model: the loaded object (a Keras model or the SavedModel), kept alive.
+
+    Example:
+    >>> parser = load_parser("model.keras")  # doctest: +SKIP
+    >>> parser(np.zeros((256, 256, 3), np.uint8)).shape  # doctest: +SKIP
+    (256, 256)
+    """
+
+    def __init__(self, parse_fn, kind, path, model=None):
+        self._parse_fn = parse_fn
+        self.kind = kind
+        self.path = Path(path)
+        self.model = model
+
+    def __call__(self, image):
+        """Labels one uint8 `[H, W, 3]` image; returns uint8 `[H, W]` STN-iCNN ids."""
+        _check_image(image, "image")
+        labels = np.asarray(self._parse_fn(image))
+        if labels.shape != image.shape[:2]:
+            raise ValueError(
+                f"the parser from {self.path} returned a label map of shape {labels.shape} "
+                f"for an image of shape {image.shape}"
+            )
+        return labels.astype(np.uint8, copy=False)
+
+    def __repr__(self):
+        return f"LoadedParser(kind={self.kind!r}, path={str(self.path)!r})"
+
+
+def load_parser(path, localizer="resnet18"):
+    """A parse function `uint8 [H, W, 3] -> uint8 [H, W]` (STN-iCNN ids) from a saved parser.
+
+    What `path` is decides how it is read:
+
+    * a `.keras` file: `keras.models.load_model` (not compiled), then the
+      model's `parse` (`STNiCNN` has one);
+    * a SavedModel folder (holding `saved_model.pb`, e.g. a version folder
+      written by `keras_stn_icnn.export.export_saved_model`): its
+      `serving_default` signature, which takes `images` uint8
+      `[B, H, W, 3]` and returns `labels` uint8 `[B, H, W]`;
+    * an authors' PyTorch checkpoint (`*.pth.tar`, `*.pth`):
+      `STNiCNN.from_pytorch_checkpoint(path, localizer=localizer)`, no torch.
+
+    Args:
+        path: str or path-like.
+        localizer: str, the localizer of a PyTorch checkpoint (`"resnet18"`,
+            the released checkpoints', or `"fcn"`); ignored otherwise.
+
+    Returns:
+        A `LoadedParser` (callable on one image; `.model` is what was loaded).
+
+    Raises:
+        FileNotFoundError: `path` does not exist.
+        ValueError: `path` is none of the above, or the loaded object is not
+            a parser (no `parse`, or no `serving_default` signature with that
+            contract).
+
+    Example:
+    >>> parser = load_parser("savedmodels/stn_icnn/1")  # doctest: +SKIP
+    >>> labels = parser(image)  # doctest: +SKIP
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; load_parser expects {_EXPECTED}")
+    if path.is_dir():
+        if (path / "saved_model.pb").is_file():
+            return _load_saved_model(path)
+        versions = sorted(p.name for p in path.iterdir() if p.is_dir() and p.name.isdigit())
+        hint = f"; it has version folders {versions}: pass one of them" if versions else ""
+        raise ValueError(f"{path} is a folder without saved_model.pb{hint}; load_parser expects {_EXPECTED}")
+    name = path.name.lower()
+    if name.endswith(".keras"):
+        return _load_keras(path)
+    if name.endswith(PYTORCH_SUFFIXES):
+        model = STNiCNN.from_pytorch_checkpoint(path, localizer=localizer)
+        return LoadedParser(model.parse, "pytorch_checkpoint", path, model)
+    raise ValueError(f"{path}: unknown kind of file; load_parser expects {_EXPECTED}")
+
+
+def _load_keras(path):
+    model = keras.models.load_model(path, compile=False)
+    if not callable(getattr(model, "parse", None)):
+        raise ValueError(
+            f"{path} holds a {type(model).__name__}, which has no parse() method; load_parser "
+            "needs a face parser such as STNiCNN"
+        )
+    return LoadedParser(model.parse, "keras", path, model)
+
+
+def _load_saved_model(path):
+    loaded = tf.saved_model.load(str(path))
+    if SAVED_MODEL_SIGNATURE not in loaded.signatures:
+        raise ValueError(
+            f"SavedModel {path} has no {SAVED_MODEL_SIGNATURE!r} signature (it has "
+            f"{sorted(loaded.signatures)}); load_parser needs one taking 'images' uint8 [B, H, W, 3]"
+        )
+    signature = loaded.signatures[SAVED_MODEL_SIGNATURE]
+    _, inputs = signature.structured_input_signature
+    outputs = signature.structured_outputs
+    spec = inputs.get("images")
+    if spec is None or spec.dtype != tf.uint8 or "labels" not in outputs:
+        raise ValueError(
+            f"SavedModel {path}: {SAVED_MODEL_SIGNATURE!r} must take 'images' uint8 [B, H, W, 3] and "
+            f"return 'labels'; it takes {inputs} and returns {sorted(outputs)}"
+        )
+
+    def parse(image):
+        return signature(images=tf.constant(image[np.newaxis]))["labels"][0].numpy()
+
+    return LoadedParser(parse, "saved_model", path, loaded)
+
+
+def _check_image(image, where):
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"{where}: expected a numpy array, got {type(image).__name__}")
+    if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"{where}: expected a uint8 [H, W, 3] image, got {image.dtype} {image.shape}")
+
+
+@dataclasses.dataclass
+class EvaluationResult:
+    """F1 scores of a parser on a set, from one confusion histogram.
+
+    Args:
+        confusion: int64 numpy array `[C, C]`, rows truth, columns prediction,
+            summed over every pixel of every image.
+        scores: dict, the paper's groups (`metrics.PAPER_F1_GROUPS`) -> F1;
+            for `C != 9` only `"overall"` (merged foreground).
+        class_scores: dict, class name -> F1 of each non-background class.
+        num_images: int.
+
+    Example:
+    >>> result = EvaluationResult(np.array([[5, 1], [2, 3]]), {"overall": 2 / 3}, {}, 1)
+    >>> result.report().splitlines()[-1]
+    'overall F1: 0.667'
+    """
+
+    confusion: np.ndarray
+    scores: dict
+    class_scores: dict
+    num_images: int
+
+    @property
+    def overall(self):
+        """The headline number: overall F1, the reference's merged-foreground F1."""
+        return self.scores[OVERALL]
+
+    def report(self):
+        """The paper's table, the per-class F1, the merged-foreground F1; ends with `overall F1: 0.xxx`."""
+        columns = [name for name in PAPER_F1_GROUPS if name in self.scores]
+        width = max([len(name) for name in self.class_scores] + [0])
+        lines = [
+            f"F1 on {self.num_images} images (one confusion histogram over all pixels, full resolution)",
+            "",
+            format_f1_table(self.scores, columns=columns),
+            "",
+            "per-class F1:",
+            *(f"  {name.ljust(width)}  {_format(score)}" for name, score in self.class_scores.items()),
+            "",
+            f"merged-foreground F1 (the reference's overall: inner-face classes vs background): "
+            f"{_format(self.overall)}",
+            f"overall F1: {_format(self.overall)}",
+        ]
+        return "\n".join(lines)
+
+
+def _format(score):
+    return "nan" if math.isnan(score) else f"{score:.3f}"
+
+
+def evaluate_parser(parse_fn, dataset, num_classes=len(STN_ICNN_CLASS_NAMES), progress=True, total=None):
+    """Runs `parse_fn` over a labelled set and scores it from one confusion histogram.
+
+    Every pixel of every image counts, at the image's own resolution; F1 is
+    computed once from the summed histogram (not averaged over images).
+
+    Args:
+        parse_fn: callable, uint8 `[H, W, 3]` numpy image -> integer `[H, W]`
+            label map (e.g. a `LoadedParser` or `STNiCNN.parse`).
+        dataset: `tf.data.Dataset` or iterable of dicts with `"image"` uint8
+            `[H, W, 3]` and `"label"` integer `[H, W]` (STN-iCNN ids for the
+            paper's groups), numpy arrays or tensors.
+        num_classes: int, the number of classes. Defaults to 9 (STN-iCNN);
+            other values give only the overall (merged-foreground) F1 and
+            per-class F1 named `class_<id>`.
+        progress: bool, show a `keras.utils.Progbar` with the running overall F1.
+        total: int or None, the number of examples for the progress bar
+            (taken from `len(dataset)` or the dataset's cardinality if known).
+
+    Returns:
+        An `EvaluationResult`.
+
+    Raises:
+        ValueError: an example is not such a dict, shapes disagree, or an id
+            lies outside `[0, num_classes)`; the message gives the example's index.
+
+    Example:
+    >>> label = np.array([[0, 3, 4], [5, 6, 0]], np.uint8)
+    >>> example = {"image": np.repeat(label[..., None], 3, axis=-1), "label": label}
+    >>> result = evaluate_parser(lambda image: image[..., 0], [example], progress=False)
+    >>> result.num_images, result.overall, result.scores["eyes"]
+    (1, 1.0, 1.0)
+    """
+    if total is None:
+        total = _known_length(dataset)
+    elements = dataset.as_numpy_iterator() if isinstance(dataset, tf.data.Dataset) else iter(dataset)
+    bar = keras.utils.Progbar(total, unit_name="image", stateful_metrics=["overall F1"]) if progress else None
+    confusion = np.zeros([num_classes, num_classes], np.int64)
+    count = 0
+    for index, example in enumerate(elements):
+        image, label = _example_arrays(example, index)
+        prediction = np.asarray(parse_fn(image))
+        if prediction.shape != label.shape:
+            raise ValueError(
+                f"example {index}: the parser returned shape {prediction.shape}, the label is {label.shape}"
+            )
+        try:
+            confusion += confusion_matrix(label, prediction, num_classes)
+        except ValueError as error:
+            raise ValueError(f"example {index}: {error}") from None
+        count += 1
+        if bar is not None:
+            bar.update(count, values=[("overall F1", merged_foreground_f1(confusion))])
+    if count == 0:
+        raise ValueError("the dataset is empty: nothing to evaluate")
+    if num_classes == len(STN_ICNN_CLASS_NAMES):
+        scores = f1_scores(confusion, PAPER_F1_GROUPS)
+        class_scores = f1_scores(confusion, CLASS_F1_GROUPS)
+    else:
+        scores = {OVERALL: merged_foreground_f1(confusion)}
+        class_scores = f1_scores(confusion, {f"class_{k}": (k,) for k in range(1, num_classes)})
+    return EvaluationResult(confusion, scores, class_scores, count)
+
+
+def _known_length(dataset):
+    if isinstance(dataset, tf.data.Dataset):
+        cardinality = int(dataset.cardinality())
+        return cardinality if cardinality >= 0 else None
+    try:
+        return len(dataset)
+    except TypeError:
+        return None
+
+
+def _example_arrays(example, index):
+    if not isinstance(example, dict) or "image" not in example or "label" not in example:
+        raise ValueError(f"example {index}: expected a dict with 'image' and 'label', got {type(example).__name__}")
+    image = np.asarray(example["image"])
+    label = np.asarray(example["label"])
+    _check_image(image, f"example {index}")
+    if label.shape != image.shape[:2]:
+        raise ValueError(f"example {index}: label shape {label.shape} does not match image shape {image.shape}")
+    return image, label
+
+
+def default_cache_dir():
+    """Where `synthetic_test_set` keeps its sets: `$XDG_CACHE_HOME/keras_stn_icnn` (~/.cache by default).
+
+    Example:
+    >>> default_cache_dir().name
+    'keras_stn_icnn'
+    """
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "keras_stn_icnn"
+
+
+def synthetic_test_set(seed=0, num=20, cache_dir=None, progress=True):
+    """A synthetic face set with `num` test faces, made once and reused.
+
+    Written by `generate_synthetic_helen` (one training face, the least it
+    allows, no validation faces) into
+    `<cache_dir>/synthetic_eval_seed<seed>_n<num>`; read its `"test"` split.
+
+    Args:
+        seed: int >= 0, the set's seed.
+        num: int >= 1, the number of test faces.
+        cache_dir: str, path-like or None (`default_cache_dir()`).
+        progress: bool, report generation progress.
+
+    Returns:
+        Path of the set (HELEN's layout).
+
+    Example:
+    >>> root = synthetic_test_set(seed=0, num=10)  # doctest: +SKIP
+    >>> HelenReader(root, schema="stn_icnn").dataset("test")  # doctest: +SKIP
+    """
+    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
+        raise ValueError(f"num must be an int >= 1, got {num!r}")
+    cache_dir = default_cache_dir() if cache_dir is None else Path(cache_dir)
+    root = cache_dir / f"synthetic_eval_seed{seed}_n{num}"
+    return generate_synthetic_helen(root, num_train=1, num_val=0, num_test=num, seed=seed, progress=progress)
+
+
+def evaluate_on_helen(parse_fn, data_dir, split="test", progress=True):
+    """Scores a parser on a split of a HELEN-layout folder (labels in STN-iCNN ids, the authors' rule).
+
+    Args:
+        parse_fn: callable image -> label map (see `evaluate_parser`), or a
+            path for `load_parser`.
+        data_dir: str or path-like, the HELEN (or synthetic) folder.
+        split: `"train"`, `"val"` or `"test"`.
+        progress: bool, show a progress bar.
+
+    Returns:
+        An `EvaluationResult`.
+
+    Example:
+    >>> result = evaluate_on_helen("after_end2_end_10mean.pth.tar", "helen")  # doctest: +SKIP
+    >>> round(result.overall, 3)  # doctest: +SKIP
+    """
+    if isinstance(parse_fn, (str, os.PathLike)):
+        parse_fn = load_parser(parse_fn)
+    reader = HelenReader(data_dir, schema="stn_icnn")
+    total = len(reader.examples(split))
+    return evaluate_parser(parse_fn, reader.dataset(split), progress=progress, total=total)
