@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from keras_stn_icnn.data import synthetic
-from keras_stn_icnn.data.synthetic import generate_synthetic_helen, render_face
+from keras_stn_icnn.data.synthetic import ASPECT_RANGE, FACE_SCALE_RANGE, generate_synthetic_helen, render_face
 
 NUM_VARIETY_FACES = 40
 NUM_COLOUR_FACES = 20
@@ -85,7 +85,7 @@ def test_generate_is_byte_identical_and_has_the_helen_layout(tmp_path):
     assert files["testing.txt"].decode() == "1 , synthetic_000004\n"
     assert [line.split(",")[1].strip() for line in files["exemplars.txt"].decode().splitlines()] == names[:3]
     manifest = json.loads(files["synthetic.json"])
-    assert manifest == {"generator_version": 1, "seed": 5, "num_train": 3, "num_val": 1, "num_test": 1}
+    assert manifest == {"generator_version": synthetic.GENERATOR_VERSION, "seed": 5, "num_train": 3, "num_val": 1, "num_test": 1}
     assert not [path for path in tmp_path.iterdir() if path.name.startswith(".")]  # no temporary folder left
 
     for index, name in enumerate(names):
@@ -198,7 +198,9 @@ def test_faces_vary(faces):
     assert any(height != width for height, width in sizes)
     rotations = [p["rotation_degrees"] for p in params]
     assert min(rotations) < -20 and max(rotations) > 20
-    assert all(0.35 <= p["face_scale"] <= 0.85 for p in params)
+    assert all(FACE_SCALE_RANGE[0] <= p["face_scale"] <= FACE_SCALE_RANGE[1] for p in params)
+    aspects = sizes[:, 1] / sizes[:, 0]
+    assert aspects.min() >= ASPECT_RANGE[0] - 0.01 and aspects.max() <= ASPECT_RANGE[1] + 0.01
     assert all(30 <= p["jpeg_quality"] <= 95 and p["blur_sigma"] >= 0 and p["noise_sigma"] >= 0 for p in params)
     assert any(p["blur_sigma"] == 0 for p in params) and any(p["blur_sigma"] > 0 for p in params)
     for key in ("mouth_open", "hair_covers_brows", "glasses", "occluder"):

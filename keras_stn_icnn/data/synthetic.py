@@ -70,7 +70,7 @@ from types import SimpleNamespace
 import numpy as np
 from PIL import Image, ImageFilter
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: HELEN-like framing (face fills most of a near-square frame)
 """Changes whenever the same seed would give different files."""
 
 NUM_CLASSES = 11
@@ -81,8 +81,9 @@ MANIFEST_NAME = "synthetic.json"
 SPLIT_FILES = {"train": "exemplars.txt", "val": "tuning.txt", "test": "testing.txt"}
 NAME_FORMAT = "synthetic_{:06d}"
 
-SIZE_RANGE = (250, 800)  # height and width, drawn independently, inclusive
-FACE_SCALE_RANGE = (0.35, 0.85)  # face skin height / the image's shorter side
+SIZE_RANGE = (250, 800)  # height, and width after the aspect ratio, inclusive
+ASPECT_RANGE = (0.75, 1.33)  # width / height, like HELEN's portrait and landscape crops
+FACE_SCALE_RANGE = (0.55, 0.85)  # face skin height / the image's shorter side: HELEN-like framing
 MAX_ROTATION_DEGREES = 35.0
 MIN_YAW_SQUASH = 0.82  # horizontal scale of the face, 1 = frontal
 INNER_FACE_BOX = (-0.68, -0.52, 0.68, 0.94)  # holds brows, eyes, nose, mouth in the face frame
@@ -675,7 +676,8 @@ def _draw_face(rng, pixels_per_unit):
 def _render(seed):
     """(JPEG bytes, label, params) of the face of `seed`."""
     rng = np.random.default_rng(seed)
-    height, width = (int(n) for n in rng.integers(SIZE_RANGE[0], SIZE_RANGE[1] + 1, size=2))
+    height = int(rng.integers(SIZE_RANGE[0], SIZE_RANGE[1] + 1))
+    width = int(np.clip(round(height * rng.uniform(*ASPECT_RANGE)), *SIZE_RANGE))
     pose = _draw_pose(rng, height, width)
     face = _draw_face(rng, pose.pixels_per_unit)
     canvas = _Canvas(height, width, pose.face_to_image)
