@@ -28,6 +28,7 @@ setup(
         "keras>=3.15,<4",
         "numpy>=1.26",
         "pillow>=10",
+        "tensorboard>=2.20",  # TensorBoard logs of training (tensorflow-cpu does not pull it in)
     ],
     extras_require={
         # TensorFlow's CUDA build; see README "GPU" for the one caveat.

@@ -1,0 +1,276 @@
+"""The training jobs behind `examples/train_helen.py` and `examples/train_celebamask.py`.
+
+One job: pick the data (a real dataset, or the built-in synthetic faces,
+generated on first use), train the stages of the recipe under the default
+distribution strategy, evaluate on the test split (the iCNN baseline and
+STN-iCNN before and after end-to-end training), save the models as `.keras`
+files in the run folder and export the final one as a SavedModel for TF
+Serving. Every recipe value can be overridden from the command line.
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+
+import tensorflow as tf
+
+from keras_stn_icnn.data import CelebAMaskHQReader, HelenReader
+from keras_stn_icnn.data.synthetic import generate_synthetic_helen
+from keras_stn_icnn.evaluation import evaluate_parser
+from keras_stn_icnn.export import export_saved_model
+from keras_stn_icnn.models import ICNNBaseline
+from keras_stn_icnn.train import RECIPES, JointSettings, StageSettings, StageTrainer
+from keras_stn_icnn.train.trainer import ICNN_BASELINE_STAGES, STN_ICNN_STAGES
+
+MODELS = ("stn_icnn", "icnn_baseline")
+"""What a job can train: STN-iCNN, or the iCNN baseline (no localizer, centroid cropper)."""
+
+SAVED_MODELS = {
+    "icnn_baseline": "icnn_baseline.keras",
+    "stn_icnn_pretrained": "stn_icnn_pretrained.keras",
+    "stn_icnn": "stn_icnn.keras",
+}
+"""`.keras` files a finished run leaves in its folder, by model."""
+
+
+def build_argument_parser(dataset):
+    """Command-line arguments of a training job.
+
+    Args:
+        dataset: `"helen"` or `"celebamask_hq"`, the real dataset the job
+            reads with `--data-dir`.
+
+    Returns:
+        `argparse.ArgumentParser`.
+    """
+    parser = argparse.ArgumentParser(
+        description=f"Train STN-iCNN (or the iCNN baseline) with the paper's recipe on {dataset}, "
+        "or on the built-in synthetic faces when no --data-dir is given.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    data = parser.add_argument_group("data")
+    data.add_argument("--data-dir", type=Path, help=f"the {dataset} folder (default: the synthetic set)")
+    data.add_argument("--synthetic-dir", type=Path, default=Path("data/synthetic_helen"),
+                      help="where the synthetic set is generated (reused when it exists)")
+    data.add_argument("--num-train", type=int, default=200, help="synthetic training faces")
+    data.add_argument("--num-val", type=int, default=20, help="synthetic validation faces")
+    data.add_argument("--num-test", type=int, default=60, help="synthetic test faces")
+    data.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic set")
+
+    run = parser.add_argument_group("run")
+    run.add_argument("--model", choices=MODELS, default="stn_icnn")
+    run.add_argument("--recipe", choices=sorted(RECIPES),
+                     help=f"base recipe (default: {dataset} with --data-dir, else synthetic)")
+    run.add_argument("--localizer", default="resnet18", choices=["resnet18", "fcn", "vgg9"])
+    run.add_argument("--canvas-size", type=int, default=1024)
+    run.add_argument("--seed", type=int, default=0, help="seeds the initial weights and the data order")
+    run.add_argument("--run-dir", type=Path, default=Path("runs") / f"train_{dataset}",
+                     help="stage checkpoints, backups, logs; the same command resumes from it")
+    run.add_argument("--export-dir", type=Path, default=Path("savedmodels"),
+                     help="SavedModels go to <export-dir>/<model>/<version>/")
+    run.add_argument("--no-export", action="store_true", help="skip the SavedModel export")
+    run.add_argument("--no-evaluate", action="store_true", help="skip the test-split evaluation")
+    run.add_argument("--stop-after", choices=STN_ICNN_STAGES,
+                     help="train up to this stage only (no evaluation or export); run again without it to go on")
+    run.add_argument("--deterministic", action="store_true",
+                     help="deterministic TensorFlow ops, so a run and its resumed copy agree to the last bit")
+    run.add_argument("--verbose", default="auto", help="Keras fit verbosity: auto, 0, 1 or 2")
+
+    recipe = parser.add_argument_group("recipe overrides (default: the recipe's values)")
+    for stage in ("stage1", "localizer", "parts"):
+        recipe.add_argument(f"--{stage}-epochs", type=int)
+        recipe.add_argument(f"--{stage}-batch-size", type=int, help="global batch size")
+        recipe.add_argument(f"--{stage}-lr", type=float)
+    recipe.add_argument("--joint-epochs", type=int)
+    recipe.add_argument("--joint-batch-size", type=int, help="global batch size")
+    recipe.add_argument("--lr1", type=float, help="end-to-end learning rate of the stage-1 iCNN")
+    recipe.add_argument("--lr2", type=float, help="end-to-end learning rate of the localizer")
+    recipe.add_argument("--lr3", type=float, help="end-to-end learning rate of the part models")
+    recipe.add_argument("--halve-every", type=int, help="halve the learning rates every N epochs")
+    recipe.add_argument("--copies", type=int, help="augmented copies of each training image (1-5)")
+    recipe.add_argument("--window", type=int, help="part crop side (odd)")
+    recipe.add_argument("--no-augmentation", action="store_true")
+    recipe.add_argument("--frozen-end-to-end", action="store_true",
+                        help="the authors' released variant: stage 1 and the localizer stay frozen end to end")
+    return parser
+
+
+def recipe_from_arguments(args, default_recipe):
+    """The recipe named by `args.recipe` (or `default_recipe`) with the overrides in `args`.
+
+    Args:
+        args: parsed arguments of `build_argument_parser`.
+        default_recipe: str, the recipe name used when `args.recipe` is None.
+
+    Returns:
+        A `train.Recipe`.
+    """
+    recipe = RECIPES[args.recipe or default_recipe]
+    changes = {}
+    for stage in ("stage1", "localizer", "parts"):
+        settings = getattr(recipe, stage)
+        changes[stage] = StageSettings(
+            epochs=_or(getattr(args, f"{stage}_epochs"), settings.epochs),
+            batch_size=_or(getattr(args, f"{stage}_batch_size"), settings.batch_size),
+            learning_rate=_or(getattr(args, f"{stage}_lr"), settings.learning_rate),
+        )
+    joint = recipe.joint
+    changes["joint"] = JointSettings(
+        epochs=_or(args.joint_epochs, joint.epochs),
+        batch_size=_or(args.joint_batch_size, joint.batch_size),
+        stage1_learning_rate=_or(args.lr1, joint.stage1_learning_rate),
+        localizer_learning_rate=_or(args.lr2, joint.localizer_learning_rate),
+        parts_learning_rate=_or(args.lr3, joint.parts_learning_rate),
+    )
+    changes["halve_every_epochs"] = _or(args.halve_every, recipe.halve_every_epochs)
+    changes["copies"] = _or(args.copies, recipe.copies)
+    changes["window"] = _or(args.window, recipe.window)
+    if args.no_augmentation:
+        changes["augmentation"] = None
+    if args.frozen_end_to_end:
+        changes["freeze_stage1_and_localizer"] = True
+    return recipe.replace(**changes)
+
+
+def _or(value, default):
+    return default if value is None else value
+
+
+def _reader(args, dataset):
+    if args.data_dir is None:
+        root = generate_synthetic_helen(
+            args.synthetic_dir, num_train=args.num_train, num_val=args.num_val, num_test=args.num_test,
+            seed=args.data_seed,
+        )
+        return HelenReader(root, schema="stn_icnn"), "synthetic"
+    if dataset == "celebamask_hq":
+        return CelebAMaskHQReader(args.data_dir, schema="stn_icnn", split_protocol="paper"), dataset
+    return HelenReader(args.data_dir, schema="stn_icnn"), dataset
+
+
+def _evaluate(name, model, reader, results):
+    print(f"\n=== {name} on the test split ===")
+    result = evaluate_parser(model.parse, reader.dataset("test"), total=len(reader.examples("test")))
+    print(result.report())
+    results[name] = {
+        "scores": result.scores,
+        "class_scores": result.class_scores,
+        "num_images": result.num_images,
+    }
+
+
+def _throughput(run_dir, stages):
+    """The last epoch's training images/s of every stage, from its metrics CSV."""
+    rates = {}
+    for stage in stages:
+        csv = Path(run_dir) / stage / "metrics.csv"
+        if csv.is_file():
+            lines = csv.read_text().strip().splitlines()
+            header, last = lines[0].split(","), lines[-1].split(",")
+            if "images_per_second" in header and len(lines) > 1:
+                rates[stage] = float(last[header.index("images_per_second")])
+    return rates
+
+
+def _write_json(path, payload):
+    partial = path.with_name(f".partial-{path.name}")
+    partial.write_text(json.dumps(payload, indent=2, default=float))
+    os.replace(partial, path)
+
+
+def run_training_job(argv=None, dataset="helen"):
+    """Runs a whole training job from command-line arguments.
+
+    Args:
+        argv: list of str, or None for the process's arguments.
+        dataset: `"helen"` or `"celebamask_hq"`.
+
+    Returns:
+        int, the exit status.
+
+    Example:
+    >>> run_training_job(["--model", "icnn_baseline"])  # doctest: +SKIP
+    """
+    start = time.perf_counter()
+    parser = build_argument_parser(dataset)
+    args = parser.parse_args(argv)
+    verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
+    default_recipe = dataset if args.data_dir is not None else "synthetic"
+    try:
+        recipe = recipe_from_arguments(args, default_recipe)
+        reader, data_name = _reader(args, dataset)
+    except (ValueError, FileExistsError) as error:
+        parser.error(str(error))
+    if args.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    print(f"recipe {recipe.name} on {data_name} ({reader.root}):")
+    for field in dataclasses.fields(recipe):
+        print(f"  {field.name}: {getattr(recipe, field.name)}")
+
+    trainer = StageTrainer(args.run_dir, recipe, localizer=args.localizer, canvas_size=args.canvas_size,
+                           seed=args.seed, verbose=verbose)
+    print(f"{trainer.strategy.num_replicas_in_sync} replica(s) with {type(trainer.strategy).__name__}")
+    train_split = reader.dataset("train")
+    evaluate = trainer.chief and not args.no_evaluate
+    results = {}
+
+    # Pre-training: stage 1, (localizer,) parts. The baseline is complete after it.
+    pretraining = [s for s in STN_ICNN_STAGES if s != "joint"] if args.model == "stn_icnn" else ICNN_BASELINE_STAGES
+    if args.stop_after is not None:
+        stages = [s for s in STN_ICNN_STAGES[: STN_ICNN_STAGES.index(args.stop_after) + 1]
+                  if s in pretraining or s == "joint" and args.model == "stn_icnn"]
+        trainer.train(train_split, stages=stages)
+        print(f"stopped after {args.stop_after}, as asked; run again without --stop-after to go on")
+        return 0
+    trainer.train(train_split, stages=pretraining)
+    baseline = ICNNBaseline.from_stn_icnn(trainer.parser)
+    _save_keras(trainer, baseline, args.run_dir / SAVED_MODELS["icnn_baseline"])
+    if evaluate:
+        _evaluate("icnn_baseline", baseline, reader, results)
+    final, final_name = baseline, "icnn_baseline"
+    if args.model == "stn_icnn":
+        _save_keras(trainer, trainer.parser, args.run_dir / SAVED_MODELS["stn_icnn_pretrained"])
+        if evaluate:
+            _evaluate("stn_icnn_pretrained", trainer.parser, reader, results)
+        trainer.train(train_split, stages=["joint"])
+        _save_keras(trainer, trainer.parser, args.run_dir / SAVED_MODELS["stn_icnn"])
+        if evaluate:
+            _evaluate("stn_icnn", trainer.parser, reader, results)
+        final, final_name = trainer.parser, "stn_icnn"
+
+    if not trainer.chief:
+        return 0
+    stages = pretraining + (["joint"] if args.model == "stn_icnn" else [])
+    summary = {
+        "recipe": dataclasses.asdict(recipe),
+        "data": str(reader.root),
+        "replicas": trainer.strategy.num_replicas_in_sync,
+        "images_per_second": _throughput(args.run_dir, stages),
+        "results": results,
+    }
+    if not args.no_export:
+        summary["export"] = str(export_saved_model(final, args.export_dir, model_name=final_name))
+        print(f"\nexported {final_name} to {summary['export']}")
+    summary["seconds"] = time.perf_counter() - start
+    _write_json(args.run_dir / "summary.json", summary)
+    print("\ntraining images/s per stage (last epoch): "
+          + ", ".join(f"{stage} {rate:.1f}" for stage, rate in summary["images_per_second"].items()))
+    if results:
+        print("overall F1 on the test split: "
+              + ", ".join(f"{name} {r['scores']['overall']:.3f}" for name, r in results.items()))
+    print(f"job finished in {summary['seconds'] / 60:.1f} min; summary in {args.run_dir / 'summary.json'}")
+    return 0
+
+
+def _save_keras(trainer, model, path):
+    """Saves a model as a `.keras` file through a temporary file and a rename (chief only)."""
+    if not trainer.chief:
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".partial-{path.name}")
+    model.save(str(partial))
+    os.replace(partial, path)

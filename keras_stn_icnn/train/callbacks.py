@@ -1,0 +1,155 @@
+"""Callbacks that keep a run's work: backups to resume from, per-epoch checkpoints, logs.
+
+- `keras.callbacks.BackupAndRestore` saves the model and optimizer state at
+  the end of every epoch (keeping the previous state too, in case a kill
+  lands during a write); a restarted run resumes at the epoch after the last
+  backed-up one, redoing at most the epoch it was killed in.
+- `EpochCheckpoint` writes the parser's weights after every epoch, to a
+  temporary file renamed into place, so a checkpoint is whole or absent.
+- `Throughput` adds each epoch's training images per second to the logs.
+- `keras.callbacks.CSVLogger` (appending, so a resumed run continues the
+  same file) and `keras.callbacks.TensorBoard`.
+"""
+
+import json
+import os
+import time
+from pathlib import Path
+
+import keras
+
+BACKUP_METADATA = "training_metadata.json"
+"""The file in which `keras.callbacks.BackupAndRestore` records the epochs done."""
+
+
+def atomic_save_weights(model, path):
+    """Saves `model`'s weights to `path` (`.weights.h5`) through a temporary file and a rename.
+
+    Args:
+        model: a built Keras model.
+        path: str or path-like, ending in `.weights.h5`.
+
+    Example:
+    >>> atomic_save_weights(model, "runs/stage1/final.weights.h5")  # doctest: +SKIP
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".partial-{os.getpid()}-{path.name}")
+    try:
+        model.save_weights(str(partial))
+        os.replace(partial, path)
+    finally:
+        if partial.exists():
+            partial.unlink()
+
+
+def backed_up_epochs(backup_dir):
+    """Epochs completed according to a `BackupAndRestore` folder (0 if none).
+
+    Args:
+        backup_dir: str or path-like.
+
+    Returns:
+        int.
+
+    Example:
+    >>> backed_up_epochs("/nonexistent")
+    0
+    """
+    metadata = Path(backup_dir) / BACKUP_METADATA
+    if not metadata.is_file():
+        return 0
+    return int(json.loads(metadata.read_text())["epoch"])
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Writes a model's weights after every epoch, atomically, keeping the newest few.
+
+    Args:
+        directory: str or path-like; files are `epoch-001.weights.h5`, ...
+        model_to_save: the model whose weights are written (e.g. the whole
+            parser while a stage model trains).
+        keep: int, how many of the newest checkpoints to keep.
+
+    Example:
+    >>> stage_model.fit(data, callbacks=[EpochCheckpoint("runs/stage1/checkpoints", parser)])  # doctest: +SKIP
+    """
+
+    def __init__(self, directory, model_to_save, keep=3):
+        super().__init__()
+        self.directory = Path(directory)
+        self.model_to_save = model_to_save
+        self.keep = int(keep)
+
+    def on_epoch_end(self, epoch, logs=None):
+        atomic_save_weights(self.model_to_save, self.directory / f"epoch-{epoch + 1:03d}.weights.h5")
+        for old in sorted(self.directory.glob("epoch-*.weights.h5"))[: -self.keep]:
+            old.unlink()
+
+
+class Throughput(keras.callbacks.Callback):
+    """Adds `images_per_second` (global batch size x steps / wall time) to every epoch's logs.
+
+    The first epoch of a run includes building the training step, so it
+    reads low; later epochs are the steady rate.
+
+    Args:
+        batch_size: int, the global batch size.
+
+    Example:
+    >>> model.fit(data, callbacks=[Throughput(batch_size=16)])  # doctest: +SKIP
+    """
+
+    def __init__(self, batch_size):
+        super().__init__()
+        self.batch_size = int(batch_size)
+        self._start = None
+        self._steps = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+        self._steps = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._steps += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and self._start is not None:
+            logs["images_per_second"] = self._steps * self.batch_size / (time.perf_counter() - self._start)
+
+
+def stage_callbacks(stage_dir, parser, *, batch_size, chief=True, worker="local"):
+    """The callbacks every training stage runs with.
+
+    Args:
+        stage_dir: str or path-like, the stage's folder in the run.
+        parser: the model whose weights the per-epoch checkpoints hold.
+        batch_size: int, the global batch size (for `Throughput`).
+        chief: bool, whether this process writes the shared files
+            (checkpoints, CSV, TensorBoard); every worker keeps its own
+            backup.
+        worker: str, this process's name in a cluster (its backup folder).
+
+    Returns:
+        list of callbacks.
+    """
+    stage_dir = Path(stage_dir)
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(
+            str(backup_dir(stage_dir, worker)), save_freq="epoch", double_checkpoint=True, delete_checkpoint=False
+        ),
+        Throughput(batch_size),
+    ]
+    if chief:
+        callbacks += [
+            EpochCheckpoint(stage_dir / "checkpoints", parser),
+            keras.callbacks.CSVLogger(str(stage_dir / "metrics.csv"), append=True),
+            keras.callbacks.TensorBoard(str(stage_dir / "logs"), write_graph=False, profile_batch=0),
+        ]
+    return callbacks
+
+
+def backup_dir(stage_dir, worker="local"):
+    """The `BackupAndRestore` folder of one process in a stage folder."""
+    return Path(stage_dir) / "backup" / worker

@@ -1,0 +1,101 @@
+"""Runs in a subprocess of test_distributed.py: training under a real multi-replica strategy.
+
+Modes:
+  two-devices DATA RUN OUT: splits the CPU into two logical devices, then checks that
+      one step under MirroredStrategy over both equals one step on a single
+      device (SGD, so a wrongly scaled gradient would show), for the stage-1
+      model (a compiled Keras loss) and the joint model (its own
+      compute_loss), and trains stage 1 with a StageTrainer on two replicas.
+      Writes a JSON report to OUT.
+  worker DATA RUN OUT: one worker of a MultiWorkerMirroredStrategy cluster
+      (TF_CONFIG set by the test) trains stage 1 and the joint stage on the
+      HELEN-layout set DATA and saves its parser's weights to OUT.
+"""
+
+import json
+import sys
+
+import tensorflow as tf
+
+MODE = sys.argv[1]
+if MODE == "two-devices":
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from keras_stn_icnn import STNiCNN  # noqa: E402
+from keras_stn_icnn.data import HelenReader  # noqa: E402
+from keras_stn_icnn.train import HELEN_RECIPE, JointSettings, StageSettings, StageTrainer  # noqa: E402
+from keras_stn_icnn.train.stage_models import JointModel, stage1_model  # noqa: E402
+
+CANVAS = 128
+TINY = HELEN_RECIPE.replace(
+    stage1=StageSettings(2, 4, 0.002),
+    localizer=StageSettings(1, 4, 0.002),
+    parts=StageSettings(1, 4, 0.002),
+    joint=JointSettings(1, 4, 1e-3, 1e-3, 1e-3),
+    copies=2,
+)
+
+
+def one_step_weights(strategy, make_model, x, y):
+    keras.utils.set_random_seed(0)
+    with strategy.scope():
+        parser = STNiCNN(canvas_size=CANVAS)
+        model = make_model(parser)
+        model.compile(optimizer=keras.optimizers.SGD(0.5), loss=None if y is None else
+                      keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=False)
+    model.fit(tf.data.Dataset.from_tensors((x, y) if y is not None else x), epochs=1, verbose=0, shuffle=False)
+    return [w.numpy() for w in parser.weights]
+
+
+def max_difference(a, b):
+    return max(float(np.abs(u - v).max()) if u.size else 0.0 for u, v in zip(a, b))
+
+
+def two_devices(data, run, out):
+    rng = np.random.default_rng(0)
+    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    single = tf.distribute.OneDeviceStrategy("/cpu:0")
+    report = {"replicas": mirrored.num_replicas_in_sync}
+
+    half_images = rng.uniform(0, 1, (2, 128, 128, 3)).astype(np.float32)
+    half_labels = rng.integers(0, 9, (2, 128, 128)).astype(np.uint8)
+    twice = (np.concatenate([half_images] * 2), np.concatenate([half_labels] * 2))
+    stage1_single = one_step_weights(single, stage1_model, half_images, half_labels)
+    report["stage1"] = max_difference(one_step_weights(mirrored, stage1_model, *twice), stage1_single)
+    half = {
+        "stage1_image": rng.uniform(0, 1, (2, 128, 128, 3)).astype(np.float32),
+        "canvas_image": rng.integers(0, 256, (2, CANVAS, CANVAS, 3)).astype(np.uint8),
+        "canvas_label": rng.integers(0, 9, (2, CANVAS, CANVAS)).astype(np.uint8),
+    }
+    doubled = {key: np.concatenate([value] * 2) for key, value in half.items()}
+    joint_mirrored = one_step_weights(mirrored, JointModel, doubled, None)
+    joint_single = one_step_weights(single, JointModel, half, None)
+    keras.utils.set_random_seed(0)
+    untrained = [w.numpy() for w in STNiCNN(canvas_size=CANVAS).weights]
+    report["joint"] = max_difference(joint_mirrored, joint_single)
+    report["joint_step_size"] = max_difference(joint_single, untrained)
+    report["stage1_step_size"] = max_difference(stage1_single, untrained)
+    trainer = StageTrainer(run, TINY, canvas_size=CANVAS, strategy=mirrored, verbose=0)
+    trainer.train(HelenReader(data, schema="stn_icnn").dataset("train"), stages=["stage1"])
+    report["trainer_replicas"] = trainer.strategy.num_replicas_in_sync
+    report["trainer_losses"] = trainer.histories["stage1"]["loss"]
+    json.dump(report, open(out, "w"))
+
+
+def worker(data, run, out):
+    trainer = StageTrainer(run, TINY, canvas_size=CANVAS, verbose=0)
+    trainer.train(HelenReader(data, schema="stn_icnn").dataset("train"), stages=["stage1", "joint"])
+    trainer.parser.save_weights(out)
+    json.dump({"replicas": trainer.strategy.num_replicas_in_sync, "chief": trainer.chief,
+               "strategy": type(trainer.strategy).__name__}, open(out + ".json", "w"))
+
+
+if __name__ == "__main__":
+    if MODE == "two-devices":
+        two_devices(*sys.argv[2:5])
+    else:
+        worker(*sys.argv[2:5])
