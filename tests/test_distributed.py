@@ -57,6 +57,8 @@ def test_two_replicas_take_the_same_step_as_one_device_on_the_global_batch(tmp_p
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="Keras 3 fit fails under MultiWorkerMirroredStrategy "
+                   "(keras-team/keras#20585); StageTrainer refuses it with a clear error until a custom loop exists")
 def test_two_workers_on_localhost_end_with_identical_weights(tmp_path, data):
     ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}

@@ -16,6 +16,15 @@ MODULES = [
     "keras_stn_icnn.data.files",
     "keras_stn_icnn.data.lfw_pl",
     "keras_stn_icnn.data.reader",
+    "keras_stn_icnn.metrics",
+    "keras_stn_icnn.evaluation",
+    "keras_stn_icnn.layers.centroid_theta",
+    "keras_stn_icnn.data.pipeline",
+    "keras_stn_icnn.train.recipes",
+    "keras_stn_icnn.train.optimizers",
+    "keras_stn_icnn.train.strategy",
+    "keras_stn_icnn.train.callbacks",
+    "keras_stn_icnn.export.saved_model",
     "keras_stn_icnn.cli",
 ]
 

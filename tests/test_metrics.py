@@ -1,6 +1,5 @@
 """F1 from one confusion histogram: hand-computed answers, merged groups, the Keras metric."""
 
-import doctest
 import json
 import math
 import os
@@ -289,15 +288,3 @@ def test_keras_metric_sums_replicas_under_mirrored_strategy():
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     assert result["replicas"] == 2
     assert result["metric"] == pytest.approx(result["numpy"], rel=1e-6)
-
-
-@pytest.mark.parametrize("module", ["keras_stn_icnn.metrics", "keras_stn_icnn.evaluation"])
-def test_docstring_examples(module):
-    # tests/test_doctests.py keeps its own module list; these two run here.
-    import importlib
-
-    results = doctest.testmod(
-        importlib.import_module(module), extraglobs={"np": np, "tf": tf}, optionflags=doctest.ELLIPSIS
-    )
-    assert results.attempted > 0
-    assert results.failed == 0

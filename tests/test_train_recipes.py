@@ -108,3 +108,14 @@ def test_tf_config_is_read_and_checked(monkeypatch):
     monkeypatch.setenv("TF_CONFIG", "{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
         cluster_spec_from_environment()
+
+
+def test_a_cluster_strategy_is_refused_with_a_clear_error(tmp_path):
+    from keras_stn_icnn.train import StageTrainer
+
+    class ClusterStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+        def __init__(self):  # no cluster is started: only the type matters
+            pass
+
+    with pytest.raises(NotImplementedError, match="keras-team/keras#20585"):
+        StageTrainer(tmp_path, HELEN_RECIPE, strategy=ClusterStrategy())

@@ -15,7 +15,7 @@ from a 1024x1024 canvas; the canvas is never materialised.
 import keras
 import tensorflow as tf
 
-from keras_stn_icnn.ops import affine, assembly, grid_sample
+from keras_stn_icnn.ops import assembly, grid_sample
 
 
 def _check_window(window):

@@ -73,7 +73,7 @@ def is_chief(strategy):
         bool: True for single-machine strategies and for the chief (or
         worker 0 without a chief) of a cluster.
     """
-    resolver = getattr(strategy.extended, "cluster_resolver", None)
+    resolver = strategy.cluster_resolver
     if resolver is None or not resolver.cluster_spec().as_dict():
         return True
     task_type, task_id = resolver.task_type, resolver.task_id
@@ -84,7 +84,7 @@ def is_chief(strategy):
 
 def worker_id(strategy):
     """A name for this process unique within the cluster, e.g. `"worker-1"` (`"local"` on one machine)."""
-    resolver = getattr(strategy.extended, "cluster_resolver", None)
+    resolver = strategy.cluster_resolver
     if resolver is None or not resolver.cluster_spec().as_dict():
         return "local"
     return f"{resolver.task_type}-{resolver.task_id}"

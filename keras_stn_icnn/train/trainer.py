@@ -75,6 +75,12 @@ class StageTrainer:
         self.canvas_size = int(canvas_size)
         self.seed = int(seed)
         self.strategy = strategy or distribution_strategy()
+        if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            raise NotImplementedError(
+                "training across machines (MultiWorkerMirroredStrategy, from TF_CONFIG) does not work yet: Keras 3's "
+                "fit fails under that strategy (keras-team/keras#20585, tensorflow/tensorflow#72388) and this "
+                "package has no custom training loop for it; unset TF_CONFIG to train on this machine's devices"
+            )
         self.chief = is_chief(self.strategy)
         self.worker = worker_id(self.strategy)
         self.verbose = verbose
