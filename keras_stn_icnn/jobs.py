@@ -11,7 +11,6 @@ Serving. Every recipe value can be overridden from the command line.
 import argparse
 import dataclasses
 import json
-import os
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from keras_stn_icnn.evaluation import evaluate_parser
 from keras_stn_icnn.export import export_saved_model
 from keras_stn_icnn.models import ICNNBaseline
 from keras_stn_icnn.train import RECIPES, JointSettings, StageSettings, StageTrainer
+from keras_stn_icnn.train.callbacks import atomic_write
 from keras_stn_icnn.train.trainer import ICNN_BASELINE_STAGES, STN_ICNN_STAGES
 
 MODELS = ("stn_icnn", "icnn_baseline")
@@ -176,9 +176,7 @@ def _throughput(run_dir, stages):
 
 
 def _write_json(path, payload):
-    partial = path.with_name(f".partial-{path.name}")
-    partial.write_text(json.dumps(payload, indent=2, default=float))
-    os.replace(partial, path)
+    atomic_write(path, lambda partial: partial.write_text(json.dumps(payload, indent=2, default=float)))
 
 
 def run_training_job(argv=None, dataset="helen"):
@@ -267,10 +265,5 @@ def run_training_job(argv=None, dataset="helen"):
 
 def _save_keras(trainer, model, path):
     """Saves a model as a `.keras` file through a temporary file and a rename (chief only)."""
-    if not trainer.chief:
-        return
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".partial-{path.name}")
-    model.save(str(partial))
-    os.replace(partial, path)
+    if trainer.chief:
+        atomic_write(path, lambda partial: model.save(str(partial)))

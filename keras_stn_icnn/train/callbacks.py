@@ -22,8 +22,34 @@ BACKUP_METADATA = "training_metadata.json"
 """The file in which `keras.callbacks.BackupAndRestore` records the epochs done."""
 
 
+def atomic_write(path, write):
+    """Writes a file through a temporary sibling and a rename: `path` is whole or absent.
+
+    Args:
+        path: str or path-like, the file to write.
+        write: callable taking the temporary path (same folder, same file
+            suffix) and writing the file there.
+
+    Returns:
+        `Path` of the written file.
+
+    Example:
+    >>> atomic_write("runs/stage1/final.weights.h5", lambda p: model.save_weights(str(p)))  # doctest: +SKIP
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".partial-{os.getpid()}-{path.name}")
+    try:
+        write(partial)
+        os.replace(partial, path)
+    finally:
+        if partial.exists():
+            partial.unlink()
+    return path
+
+
 def atomic_save_weights(model, path):
-    """Saves `model`'s weights to `path` (`.weights.h5`) through a temporary file and a rename.
+    """Saves `model`'s weights to `path` (`.weights.h5`) with `atomic_write`.
 
     Args:
         model: a built Keras model.
@@ -32,15 +58,7 @@ def atomic_save_weights(model, path):
     Example:
     >>> atomic_save_weights(model, "runs/stage1/final.weights.h5")  # doctest: +SKIP
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".partial-{os.getpid()}-{path.name}")
-    try:
-        model.save_weights(str(partial))
-        os.replace(partial, path)
-    finally:
-        if partial.exists():
-            partial.unlink()
+    return atomic_write(path, lambda partial: model.save_weights(str(partial)))
 
 
 def backed_up_epochs(backup_dir):
