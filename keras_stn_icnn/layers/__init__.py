@@ -7,5 +7,6 @@ from keras_stn_icnn.layers.crop_transformer import (
     PartAssembly,
 )
 from keras_stn_icnn.layers.interlink import InterlinkBlock, OutputIntegration
+from keras_stn_icnn.layers.label_map import LabelMap
 from keras_stn_icnn.layers.resampling import AlignedBilinearResize, PaddedMaxPooling2D
 from keras_stn_icnn.layers.theta import ScaleTranslationTheta

@@ -251,9 +251,11 @@ class PartAssembly(keras.layers.Layer):
     def call(self, part_probabilities, theta, images):
         foregrounds = [p[..., 1:] for p in part_probabilities]
         backgrounds = tf.stack([1.0 - p[..., 0] for p in part_probabilities], axis=1)
-        pasted_backgrounds = 1.0 - self.paste(backgrounds[..., tf.newaxis], theta, images)[..., 0]
+        # expand_dims rather than tf.newaxis indexing: LiteRT's builtin
+        # STRIDED_SLICE does not take new axes on tensors of this rank.
+        pasted_backgrounds = 1.0 - self.paste(tf.expand_dims(backgrounds, -1), theta, images)[..., 0]
         pasted_foregrounds = [
-            self.paste(foreground[:, tf.newaxis], theta[:, index : index + 1], images)[:, 0]
+            self.paste(tf.expand_dims(foreground, 1), theta[:, index : index + 1], images)[:, 0]
             for index, foreground in enumerate(foregrounds)
         ]
         return assembly.assemble_part_probabilities(pasted_backgrounds, pasted_foregrounds)

@@ -20,6 +20,7 @@ import tensorflow as tf
 from keras import layers
 
 from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES, STN_ICNN_PARTS
+from keras_stn_icnn.layers.label_map import LabelMap
 
 STAGE1_SIZE = 128
 """Side of the stage-1 input: every image is resized to 128x128 (aspect ratio not kept)."""
@@ -114,7 +115,7 @@ def parsing_outputs(stage1_logits, theta, part_logits, assembly, images):
         layers.Softmax(name=f"{part}_softmax")(part_logits[part]) for part in PART_NAMES
     ]
     probabilities = assembly(part_probabilities, theta, images)
-    labels = keras.ops.cast(keras.ops.argmax(probabilities, axis=-1), "uint8")
+    labels = LabelMap(name="labels")(probabilities)
     return {
         "stage1_logits": stage1_logits,
         "theta": theta,

@@ -27,5 +27,5 @@ def assemble_part_probabilities(backgrounds, foregrounds):
     >>> assemble_part_probabilities(bg, fg).shape
     TensorShape([1, 4, 4, 5])
     """
-    background = tf.reduce_prod(backgrounds, axis=1)[..., tf.newaxis]
+    background = tf.expand_dims(tf.reduce_prod(backgrounds, axis=1), -1)
     return tf.concat([background, *foregrounds], axis=-1)

@@ -212,14 +212,18 @@ def _paste_axis_aligned(patches, theta, frame_positions, fill_value):
     indices, inside = [], []
     for axis, positions in enumerate(frame_positions):
         row = 1 - axis  # x (axis 1) uses theta row 0, y (axis 0) uses row 1
-        source = positions * inverse[..., row, row, tf.newaxis] + inverse[..., row, 2, tf.newaxis]
+        source = positions * tf.expand_dims(inverse[:, :, row, row], -1) + tf.expand_dims(
+            inverse[:, :, row, 2], -1
+        )
         index = tf.cast(tf.round(affine.to_pixels(source, patch_size[axis])), tf.int32)
         inside.append((index >= 0) & (index < patch_size[axis]))
         indices.append(tf.clip_by_value(index, 0, patch_size[axis] - 1))
     rows = tf.gather(patches, indices[0], axis=2, batch_dims=2)
     pasted = tf.gather(rows, indices[1], axis=3, batch_dims=2)
-    window = inside[0][..., :, tf.newaxis] & inside[1][..., tf.newaxis, :]
-    return tf.where(window[..., tf.newaxis], pasted, tf.cast(fill_value, patches.dtype))
+    # expand_dims rather than tf.newaxis indexing: LiteRT's builtin
+    # STRIDED_SLICE does not take new axes on tensors of this rank.
+    window = tf.expand_dims(inside[0], -1) & tf.expand_dims(inside[1], -2)
+    return tf.where(tf.expand_dims(window, -1), pasted, tf.cast(fill_value, patches.dtype))
 
 
 def paste(

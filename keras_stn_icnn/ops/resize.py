@@ -39,8 +39,21 @@ def max_pool_3x3_stride2(x):
     return tf.nn.max_pool2d(padded, ksize=3, strides=2, padding="VALID")
 
 
+def _nearest_source_indices(in_size, out_size):
+    # The float32 arithmetic of PyTorch's (and TF's) nearest kernel:
+    # min(floor(dst * (in / out)), in - 1).
+    scale = tf.cast(in_size, tf.float32) / tf.cast(out_size, tf.float32)
+    index = tf.cast(tf.floor(tf.cast(tf.range(out_size), tf.float32) * scale), tf.int32)
+    return tf.minimum(index, in_size - 1)
+
+
 def resize_nearest(x, size):
     """Nearest-neighbour resize with PyTorch's `floor(dst * in / out)` rule.
+
+    Written as one gather per axis rather than `ResizeNearestNeighbor`:
+    tf2onnx turns that op into an ONNX `Resize` with float scales, and
+    `21 * float32(41 / 21)` rounds down to 40 rows; explicit indices give
+    every runtime the same rows.
 
     Args:
         x: tensor `[B, H, W, C]`.
@@ -53,12 +66,9 @@ def resize_nearest(x, size):
     >>> resize_nearest(tf.zeros([1, 11, 11, 8]), (21, 21)).shape
     TensorShape([1, 21, 21, 8])
     """
-    return tf.raw_ops.ResizeNearestNeighbor(
-        images=x,
-        size=tf.stack(size),
-        align_corners=False,
-        half_pixel_centers=False,
-    )
+    in_height, in_width = tf.shape(x)[1], tf.shape(x)[2]
+    rows = tf.gather(x, _nearest_source_indices(in_height, size[0]), axis=1)
+    return tf.gather(rows, _nearest_source_indices(in_width, size[1]), axis=2)
 
 
 def resize_bilinear_align_corners(x, size):
