@@ -12,40 +12,15 @@
 """
 
 import json
-import os
 import time
 from pathlib import Path
 
 import keras
 
+from keras_stn_icnn.files import atomic_write
+
 BACKUP_METADATA = "training_metadata.json"
 """The file in which `keras.callbacks.BackupAndRestore` records the epochs done."""
-
-
-def atomic_write(path, write):
-    """Writes a file through a temporary sibling and a rename: `path` is whole or absent.
-
-    Args:
-        path: str or path-like, the file to write.
-        write: callable taking the temporary path (same folder, same file
-            suffix) and writing the file there.
-
-    Returns:
-        `Path` of the written file.
-
-    Example:
-    >>> atomic_write("runs/stage1/final.weights.h5", lambda p: model.save_weights(str(p)))  # doctest: +SKIP
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".partial-{os.getpid()}-{path.name}")
-    try:
-        write(partial)
-        os.replace(partial, path)
-    finally:
-        if partial.exists():
-            partial.unlink()
-    return path
 
 
 def atomic_save_weights(model, path):
