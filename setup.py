@@ -29,10 +29,17 @@ setup(
         "numpy>=1.26",
         "pillow>=10",
         "tensorboard>=2.20",  # TensorBoard logs of training (tensorflow-cpu does not pull it in)
+        # Deployment (keras-stn-icnn export): LiteRT interpreter, ONNX conversion and runtime.
+        "ai-edge-litert>=2.3",
+        "tf2onnx>=1.17",
+        "onnx>=1.17",
+        "onnxruntime>=1.20",
     ],
     extras_require={
         # TensorFlow's CUDA build; see README "GPU" for the one caveat.
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
+        # tensorflow-serving-api is installed separately with --no-deps (README):
+        # as a dependency it would pull the full tensorflow next to tensorflow-cpu.
         "test": ["pytest>=8"],
     },
     entry_points={"console_scripts": ["keras-stn-icnn=keras_stn_icnn.cli:main"]},

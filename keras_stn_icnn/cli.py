@@ -2,6 +2,7 @@
 
 Example:
     keras-stn-icnn synthesize data/synthetic --num-train 200 --contact-sheet sheet.png
+    keras-stn-icnn export runs/train_helen/stn_icnn.keras --format all --out savedmodels
 """
 
 import argparse
@@ -9,7 +10,12 @@ import sys
 
 from keras_stn_icnn.data.helen import HelenReader
 from keras_stn_icnn.data.synthetic import generate_synthetic_helen
+from keras_stn_icnn.evaluation import load_parser
+from keras_stn_icnn.export import FORMATS, ExportValidationError, export_model, format_results
 from keras_stn_icnn.visualize import contact_sheet, save_png
+
+EXPORT_SOURCES = ("keras", "pytorch_checkpoint")
+"""What `keras-stn-icnn export` converts: a `.keras` file or an authors' checkpoint."""
 
 
 def render_contact_sheet(root, path, split="train", count=12, columns=4):
@@ -43,6 +49,30 @@ def _synthesize(args):
         print(f"contact sheet at {args.contact_sheet}")
 
 
+def _default_export_name(model):
+    # STNiCNN -> stn_icnn, ICNNBaseline -> icnn_baseline
+    name = type(model).__name__
+    return {"STNiCNN": "stn_icnn", "ICNNBaseline": "icnn_baseline"}.get(name, name.lower())
+
+
+def _export(args):
+    loaded = load_parser(args.model, localizer=args.localizer)
+    if loaded.kind not in EXPORT_SOURCES:
+        raise ValueError(
+            f"{args.model} is a {loaded.kind}; export converts a .keras file or an authors' "
+            "PyTorch checkpoint (*.pth.tar)"
+        )
+    formats = list(FORMATS) if args.format == "all" else [args.format]
+    name = args.name or _default_export_name(loaded.model)
+    print(f"exporting {args.model} as {', '.join(formats)} to {args.out} (name {name!r}), "
+          "checking each export against the Keras model before putting it in place")
+    results = export_model(
+        loaded.model, args.out, formats, name=name, version=args.version, overwrite=args.overwrite
+    )
+    print(format_results(results))
+    print(f"all {len(results)} exports agree with the Keras model")
+
+
 def build_parser():
     """The argument parser of `keras-stn-icnn`.
 
@@ -64,6 +94,21 @@ def build_parser():
     synthesize.add_argument("--sheet-count", type=int, default=12)
     synthesize.add_argument("--sheet-columns", type=int, default=4)
     synthesize.set_defaults(run=_synthesize)
+
+    export = commands.add_parser(
+        "export",
+        help="export a parser to SavedModel (TF Serving), LiteRT and/or ONNX, checking each export",
+    )
+    export.add_argument("model", help="a .keras file or an authors' PyTorch checkpoint (*.pth.tar)")
+    export.add_argument("--format", choices=[*FORMATS, "all"], default="all")
+    export.add_argument("--out", required=True, help="folder to write into (e.g. savedmodels)")
+    export.add_argument("--name", help="model name: SavedModel folder and file stem (default from the model)")
+    export.add_argument("--version", type=int, help="SavedModel version (default: the next free one)")
+    export.add_argument("--overwrite", action="store_true", help="replace existing .tflite/.onnx files")
+    export.add_argument(
+        "--localizer", default="resnet18", help="localizer of a PyTorch checkpoint (resnet18 or fcn)"
+    )
+    export.set_defaults(run=_export)
     return parser
 
 
@@ -72,7 +117,10 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except (ValueError, FileExistsError) as error:
+    except ExportValidationError as error:
+        print(f"keras-stn-icnn {args.command}: failed: {error}", file=sys.stderr)
+        return 1
+    except (ValueError, FileExistsError, FileNotFoundError) as error:
         print(f"keras-stn-icnn {args.command}: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -25,6 +25,9 @@ MODULES = [
     "keras_stn_icnn.train.strategy",
     "keras_stn_icnn.train.callbacks",
     "keras_stn_icnn.export.saved_model",
+    "keras_stn_icnn.export.serving_config",
+    "keras_stn_icnn.export.validation",
+    "keras_stn_icnn.layers.label_map",
     "keras_stn_icnn.cli",
 ]
 

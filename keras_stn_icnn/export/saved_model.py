@@ -14,10 +14,15 @@ import uuid
 from pathlib import Path
 
 import keras
-import tensorflow as tf
 
-SERVING_INPUT_NAME = "images"
-"""Name of the input of the `serving_default` signature."""
+from keras_stn_icnn.export import signatures
+from keras_stn_icnn.export.serving_config import write_models_config
+
+SERVING_SIGNATURE = "serving_default"
+"""Signature of uint8 images: `images` `[B, H, W, 3]` -> `labels`, `probabilities`."""
+
+BYTES_SIGNATURE = "serve_bytes"
+"""Signature of encoded photos: `encoded` string `[B]` -> `labels`, `probabilities`, `image_size`."""
 
 
 def next_version(model_dir):
@@ -41,16 +46,23 @@ def next_version(model_dir):
 
 
 def serving_archive(model):
-    """A `keras.export.ExportArchive` of a face parser with its serving signature.
+    """A `keras.export.ExportArchive` of a face parser with its two serving signatures.
 
-    `serving_default` takes `images`, uint8 `[B, H, W, 3]` of any size up to
-    the model's canvas, and returns `labels` (uint8 `[B, H, W]`) and
-    `probabilities` (float32 `[B, H, W, C]`). Preprocessing (scaling to [0, 1]
-    and the stage-1 resize) is part of the model, so it is inside the graph.
+    - `serving_default` (`signatures.images_function`): `images`, uint8
+      `[B, H, W, 3]` of any size up to the model's canvas -> `labels` uint8
+      `[B, H, W]` and `probabilities` float32 `[B, H, W, C]`.
+    - `serve_bytes` (`signatures.encoded_function`): `encoded`, JPEG/PNG
+      files as strings `[B]` (what TF Serving's REST API sends as base64) ->
+      `labels` and `probabilities` padded to the largest photo, and
+      `image_size` int32 `[B, 2]`.
+
+    Preprocessing (decoding, scaling to [0, 1], the stage-1 resize) is inside
+    the graph; images larger than the canvas are refused with an error.
 
     Args:
         model: a parser whose call returns a dict with `"labels"` and
-            `"probabilities"` (`STNiCNN`, `ICNNBaseline`).
+            `"probabilities"` and that has a `canvas_size` (`STNiCNN`,
+            `ICNNBaseline`).
 
     Returns:
         The `ExportArchive`, ready for `write_out`.
@@ -59,22 +71,24 @@ def serving_archive(model):
     >>> archive = serving_archive(STNiCNN())  # doctest: +SKIP
     >>> archive.write_out("/tmp/stn_icnn/1")  # doctest: +SKIP
     """
+    # No archive.track(model): the endpoints capture every variable already,
+    # and tracking the model as well stores each weight twice (a 2x larger
+    # SavedModel and 2x the memory in TF Serving, keras-team/keras#23553).
     archive = keras.export.ExportArchive()
-    archive.track(model)
-
-    def serve(images):
-        outputs = model(tf.cast(images, tf.float32), training=False)
-        return {"labels": outputs["labels"], "probabilities": outputs["probabilities"]}
-
     archive.add_endpoint(
-        name="serving_default",
-        fn=serve,
-        input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name=SERVING_INPUT_NAME)],
+        name=SERVING_SIGNATURE,
+        fn=signatures.images_function(model),
+        input_signature=signatures.images_signature(),
+    )
+    archive.add_endpoint(
+        name=BYTES_SIGNATURE,
+        fn=signatures.encoded_function(model),
+        input_signature=signatures.encoded_signature(),
     )
     return archive
 
 
-def export_saved_model(model, base_dir, model_name="stn_icnn", version=None):
+def export_saved_model(model, base_dir, model_name="stn_icnn", version=None, check=None):
     """Writes `model` as `<base_dir>/<model_name>/<version>/`, atomically.
 
     Args:
@@ -83,6 +97,13 @@ def export_saved_model(model, base_dir, model_name="stn_icnn", version=None):
             (`--model_base_path` is `<base_dir>/<model_name>`).
         model_name: str, the model's folder name.
         version: positive int, or None for the next free version.
+        check: callable or None, called with the path of the complete
+            SavedModel before it is renamed into place; if it raises, nothing
+            is put in place (`export.exporter` validates exports this way).
+
+    `<base_dir>/models.config` is then (re)written to list every model
+    folder of `base_dir` (`serving_config.write_models_config`), unless it is
+    a config of the user's.
 
     Returns:
         `Path` of the version folder.
@@ -108,8 +129,11 @@ def export_saved_model(model, base_dir, model_name="stn_icnn", version=None):
     partial = model_dir / f".partial-{version}-{uuid.uuid4().hex[:8]}"
     try:
         serving_archive(model).write_out(str(partial), verbose=False)
+        if check is not None:
+            check(partial)
         os.rename(partial, target)
     finally:
         if partial.exists():
             shutil.rmtree(partial, ignore_errors=True)
+    write_models_config(base_dir)
     return target
