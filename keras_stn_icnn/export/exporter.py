@@ -123,7 +123,7 @@ def export_model(
     if "saved_model" in formats and version is not None and (out_dir / name / str(version)).exists():
         raise FileExistsError(f"{out_dir / name / str(version)} already exists; a version is never replaced")
     expected = validation.reference_outputs(runtimes.KerasRunner(model), images)
-    canvas = model.canvas_size
+    canvas = getattr(model, "canvas_size", None)
     reports, results = {}, []
 
     def record(kind, path):

@@ -55,7 +55,7 @@ class KerasRunner:
 
     def __init__(self, model):
         self.model = model
-        self.canvas_size = model.canvas_size
+        self.canvas_size = getattr(model, "canvas_size", None)
         self._function = tf.function(
             signatures.images_function(model, check_size=False),
             input_signature=signatures.images_signature(),

@@ -61,8 +61,8 @@ def serving_archive(model):
 
     Args:
         model: a parser whose call returns a dict with `"labels"` and
-            `"probabilities"` and that has a `canvas_size` (`STNiCNN`,
-            `ICNNBaseline`).
+            `"probabilities"` (`STNiCNN`, `ICNNBaseline`); its `canvas_size`,
+            if it has one, bounds the image size the signatures accept.
 
     Returns:
         The `ExportArchive`, ready for `write_out`.

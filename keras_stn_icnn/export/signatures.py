@@ -28,31 +28,20 @@ PADDING_LABEL = 255
 """Label of the padding `encoded_function` adds below and right of a smaller photo."""
 
 
-def _canvas_size(model):
-    canvas = getattr(model, "canvas_size", None)
-    if canvas is None:
-        raise ValueError(
-            f"{type(model).__name__} has no canvas_size; an exported parser must say the "
-            "largest image it takes (STNiCNN and ICNNBaseline do)"
-        )
-    return int(canvas)
-
-
 def _checked_images(images, canvas):
     size = tf.shape(images)[1:3]
-    checks = [
-        tf.debugging.assert_positive(
-            size, message="images must not be empty; got height, width"
-        ),
-        tf.debugging.assert_less_equal(
-            size,
-            tf.constant([canvas, canvas]),
-            message=(
-                f"images larger than the model's {canvas}x{canvas} canvas are refused (crop "
-                "or resize the face so that it fits); got height, width"
-            ),
-        ),
-    ]
+    checks = [tf.debugging.assert_positive(size, message="images must not be empty; got height, width")]
+    if canvas is not None:
+        checks.append(
+            tf.debugging.assert_less_equal(
+                size,
+                tf.constant([canvas, canvas]),
+                message=(
+                    f"images larger than the model's {canvas}x{canvas} canvas are refused (crop "
+                    "or resize the face so that it fits); got height, width"
+                ),
+            )
+        )
     with tf.control_dependencies(checks):
         return tf.identity(images)
 
@@ -62,8 +51,8 @@ def images_function(model, check_size=True):
 
     Args:
         model: a face parser whose call returns a dict with `"labels"` and
-            `"probabilities"` and that has a `canvas_size` (`STNiCNN`,
-            `ICNNBaseline`).
+            `"probabilities"` (`STNiCNN`, `ICNNBaseline`); its `canvas_size`
+            attribute, if it has one, is the largest image side it takes.
         check_size: bool, refuse empty images and images larger than the
             canvas with an error naming the size. LiteRT and ONNX have no
             assert op, so their graphs are built without it and their
@@ -78,7 +67,7 @@ def images_function(model, check_size=True):
     >>> parse(tf.zeros([1, 300, 200, 3], tf.uint8))["labels"].shape  # doctest: +SKIP
     TensorShape([1, 300, 200])
     """
-    canvas = _canvas_size(model)
+    canvas = getattr(model, "canvas_size", None)
 
     def parse_images(images):
         if check_size:
