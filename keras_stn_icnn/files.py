@@ -34,3 +34,45 @@ def atomic_write(path, write):
         if partial.exists():
             partial.unlink()
     return path
+
+
+def write_file(path, make_content, suffix, overwrite=False, check=None):
+    """Checks the target, then writes `make_content()` to `path` with `atomic_write`.
+
+    The name and the existing file are checked before `make_content` runs,
+    so a slow conversion is not wasted on a target that would be refused.
+
+    Args:
+        path: str or path-like, the file to write.
+        make_content: callable returning the file's bytes.
+        suffix: str, the suffix `path` must have (e.g. `".onnx"`).
+        overwrite: bool, replace an existing file (once the new one is
+            complete); otherwise an existing file is an error.
+        check: callable or None, called with the path of the complete
+            temporary file before it is renamed into place; if it raises,
+            nothing is put in place and an existing file stays.
+
+    Returns:
+        `Path` of the file.
+
+    Raises:
+        ValueError: `path` does not end in `suffix`.
+        FileExistsError: `path` exists and `overwrite` is False.
+
+    Example:
+    >>> write_file("exports/stn_icnn.onnx", lambda: proto.SerializeToString(), ".onnx")  # doctest: +SKIP
+    PosixPath('exports/stn_icnn.onnx')
+    """
+    path = Path(path)
+    if path.suffix != suffix:
+        raise ValueError(f"the file name must end in {suffix}, got {str(path)!r}")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} already exists; pass overwrite=True (--overwrite) to replace it")
+    content = make_content()
+
+    def write(partial):
+        partial.write_bytes(content)
+        if check is not None:
+            check(partial)
+
+    return atomic_write(path, write)

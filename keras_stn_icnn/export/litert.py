@@ -19,13 +19,12 @@ sampling weights and pixel indices need float precision).
 """
 
 import tempfile
-from pathlib import Path
 
 import keras
 import tensorflow as tf
 
 from keras_stn_icnn.export import signatures
-from keras_stn_icnn.files import atomic_write
+from keras_stn_icnn.files import write_file
 
 QUANTIZATIONS = ("float32", "dynamic_range", "float16")
 """Quantisations `litert_model` accepts."""
@@ -137,20 +136,11 @@ def export_litert(model, path, quantization="float32", overwrite=False, check=No
     >>> export_litert(STNiCNN(), "exports/stn_icnn.tflite")  # doctest: +SKIP
     PosixPath('exports/stn_icnn.tflite')
     """
-    path = Path(path)
-    if path.suffix != ".tflite":
-        raise ValueError(f"a LiteRT file name must end in .tflite, got {str(path)!r}")
     _check_quantization(quantization)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; pass overwrite=True (--overwrite) to replace it")
-    if converter is None:
-        flatbuffer = litert_model(model, quantization)
-    else:
-        flatbuffer = converter.convert(quantization)
 
-    def write(partial):
-        partial.write_bytes(flatbuffer)
-        if check is not None:
-            check(partial)
+    def make_content():
+        if converter is None:
+            return litert_model(model, quantization)
+        return converter.convert(quantization)
 
-    return atomic_write(path, write)
+    return write_file(path, make_content, ".tflite", overwrite=overwrite, check=check)

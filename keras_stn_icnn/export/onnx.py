@@ -8,12 +8,10 @@ of the SavedModel: `images` uint8 `[B, H, W, 3]` with dynamic sizes ->
 `labels` uint8 and `probabilities` float32).
 """
 
-from pathlib import Path
-
 import tensorflow as tf
 
 from keras_stn_icnn.export import signatures
-from keras_stn_icnn.files import atomic_write
+from keras_stn_icnn.files import write_file
 
 DEFAULT_OPSET = 18
 """ONNX opset of exports (onnxruntime 1.17 and later run it)."""
@@ -71,16 +69,10 @@ def export_onnx(model, path, opset=DEFAULT_OPSET, overwrite=False, check=None):
     >>> export_onnx(STNiCNN(), "exports/stn_icnn.onnx")  # doctest: +SKIP
     PosixPath('exports/stn_icnn.onnx')
     """
-    path = Path(path)
-    if path.suffix != ".onnx":
-        raise ValueError(f"an ONNX file name must end in .onnx, got {str(path)!r}")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; pass overwrite=True (--overwrite) to replace it")
-    serialized = onnx_model(model, opset).SerializeToString()
-
-    def write(partial):
-        partial.write_bytes(serialized)
-        if check is not None:
-            check(partial)
-
-    return atomic_write(path, write)
+    return write_file(
+        path,
+        lambda: onnx_model(model, opset).SerializeToString(),
+        ".onnx",
+        overwrite=overwrite,
+        check=check,
+    )
