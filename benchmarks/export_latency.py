@@ -25,6 +25,7 @@ from PIL import Image
 from keras_stn_icnn.data.synthetic import render_face
 from keras_stn_icnn.evaluation import load_parser
 from keras_stn_icnn.export import KerasRunner, LiteRTRunner, OnnxRunner, SavedModelRunner
+from keras_stn_icnn.files import size_on_disk
 
 SIDE = 512
 
@@ -43,12 +44,6 @@ def _ms_per_face(runner, batch, repeats):
         runner(batch)
         seconds.append(time.perf_counter() - start)
     return np.asarray(seconds) * 1000.0 / len(batch)
-
-
-def _size_mb(path):
-    path = Path(path)
-    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-    return sum(p.stat().st_size for p in files) / 2**20
 
 
 def main():
@@ -87,7 +82,7 @@ def main():
             ms = _ms_per_face(runner, batch, args.repeats)
             median = float(np.median(ms))
             keras_median = keras_median or median
-            size = f"{_size_mb(path):9.1f}" if path else f"{'-':>9}"
+            size = f"{size_on_disk(path) / 2**20:9.1f}" if path else f"{'-':>9}"
             print(f"{name:<22}{batch_size:>5}{median:>16.1f}{ms.min():>8.1f}{ms.max():>8.1f}"
                   f"{keras_median / median:>9.2f}x{size}")
 

@@ -76,3 +76,22 @@ def write_file(path, make_content, suffix, overwrite=False, check=None):
             check(partial)
 
     return atomic_write(path, write)
+
+
+def size_on_disk(path):
+    """Bytes taken by a file, or by every file under a folder (a SavedModel).
+
+    Args:
+        path: str or path-like.
+
+    Returns:
+        int.
+
+    Example:
+    >>> size_on_disk("savedmodels/stn_icnn/1")  # doctest: +SKIP
+    64172345
+    """
+    path = Path(path)
+    if path.is_file():
+        return path.stat().st_size
+    return sum(child.stat().st_size for child in path.rglob("*") if child.is_file())

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from keras_stn_icnn.export import litert, onnx, runtimes, validation
 from keras_stn_icnn.export.saved_model import export_saved_model
+from keras_stn_icnn.files import size_on_disk
 
 FORMATS = ("saved_model", "tflite", "onnx")
 """Formats `export_model` writes (`"all"` on the command line means all three)."""
@@ -40,13 +41,6 @@ class ExportResult:
     path: Path
     size_bytes: int
     parity: validation.ParityReport
-
-
-def _size_on_disk(path):
-    path = Path(path)
-    if path.is_file():
-        return path.stat().st_size
-    return sum(child.stat().st_size for child in path.rglob("*") if child.is_file())
 
 
 def _litert_suffix(quantization):
@@ -127,7 +121,7 @@ def export_model(
     reports, results = {}, []
 
     def record(kind, path):
-        results.append(ExportResult(kind, Path(path), _size_on_disk(path), reports[kind]))
+        results.append(ExportResult(kind, Path(path), size_on_disk(path), reports[kind]))
 
     if "saved_model" in formats:
         path = export_saved_model(

@@ -126,7 +126,7 @@ def parsing_outputs(stage1_logits, theta, part_logits, assembly, images):
 
 
 class ParsingMixin:
-    """`class_names` and `parse()` for a parser model with a `"labels"` output.
+    """`class_names`, `parse()` and the config of a parser model with a `"labels"` output.
 
     The model must have a `canvas_size` attribute (the largest image side it
     accepts) and return a dict with `"labels"` `[B, H, W]` when called.
@@ -134,6 +134,20 @@ class ParsingMixin:
 
     class_names = STN_ICNN_CLASS_NAMES
     """Names of the label ids that `parse` and `"labels"` return."""
+
+    config_keys = ()
+    """Constructor arguments that `get_config` records (attributes of the same name)."""
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            **{key: getattr(self, key) for key in self.config_keys},
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
     def parse(self, images):
         """Labels photographs of faces: uint8 images in, uint8 label maps out.

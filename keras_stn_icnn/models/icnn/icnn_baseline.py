@@ -71,6 +71,8 @@ class ICNNBaseline(ParsingMixin, keras.Model):
     (300, 200)
     """
 
+    config_keys = ("window", "canvas_size", "shared_part_models")
+
     def __init__(self, window=81, canvas_size=1024, shared_part_models=True, **kwargs):
         canvas = (int(canvas_size), int(canvas_size))
         num_classes = len(STN_ICNN_CLASS_NAMES)
@@ -100,19 +102,6 @@ class ICNNBaseline(ParsingMixin, keras.Model):
         self.canvas_size = int(canvas_size)
         self.shared_part_models = bool(shared_part_models)
         self._parse_function = None
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "window": self.window,
-            "canvas_size": self.canvas_size,
-            "shared_part_models": self.shared_part_models,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
     @property
     def sub_model_names(self):

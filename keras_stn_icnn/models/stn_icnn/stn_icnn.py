@@ -76,6 +76,8 @@ class STNiCNN(ParsingMixin, keras.Model):
     (300, 200)
     """
 
+    config_keys = ("localizer", "window", "canvas_size", "shared_part_models")
+
     def __init__(
         self,
         localizer="resnet18",
@@ -119,20 +121,6 @@ class STNiCNN(ParsingMixin, keras.Model):
         self.canvas_size = int(canvas_size)
         self.shared_part_models = bool(shared_part_models)
         self._parse_function = None
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "localizer": self.localizer,
-            "window": self.window,
-            "canvas_size": self.canvas_size,
-            "shared_part_models": self.shared_part_models,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
 
     @classmethod
     def from_pytorch_checkpoint(cls, path, localizer="resnet18", **kwargs):
