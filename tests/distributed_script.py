@@ -5,15 +5,19 @@ Modes:
       one step under MirroredStrategy over both equals one step on a single
       device (SGD, so a wrongly scaled gradient would show), for the stage-1
       model (a compiled Keras loss) and the joint model (its own
-      compute_loss), and trains stage 1 with a StageTrainer on two replicas.
-      Writes a JSON report to OUT.
+      compute_loss), then trains stage 1 with a StageTrainer on the two
+      replicas (Keras fit) on the HELEN-layout set DATA. Writes a JSON
+      report to OUT.
   worker DATA RUN OUT: one worker of a MultiWorkerMirroredStrategy cluster
       (TF_CONFIG set by the test) trains stage 1 and the joint stage on the
-      HELEN-layout set DATA and saves its parser's weights to OUT.
+      HELEN-layout set DATA (through the custom loop, as Keras fit cannot
+      run there), saves its parser's weights to OUT and a report to
+      OUT.json.
 """
 
 import json
 import sys
+import time
 
 import tensorflow as tf
 
@@ -40,14 +44,21 @@ TINY = HELEN_RECIPE.replace(
 )
 
 
-def one_step_weights(strategy, make_model, x, y):
+def one_step_weights(strategy, make_model, x, y, synchronized=True):
     keras.utils.set_random_seed(0)
     with strategy.scope():
         parser = STNiCNN(canvas_size=CANVAS)
         model = make_model(parser)
         model.compile(optimizer=keras.optimizers.SGD(0.5), loss=None if y is None else
                       keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=False)
+    # Both sides compute BatchNorm statistics the same way (one replica synchronised is one replica
+    # alone, up to the formula: E[x^2] - E[x]^2 instead of two passes), so only the split differs.
+    for layer in parser._flatten_layers():
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.synchronized = synchronized
+    started = time.perf_counter()
     model.fit(tf.data.Dataset.from_tensors((x, y) if y is not None else x), epochs=1, verbose=0, shuffle=False)
+    print(f"one step on {type(strategy).__name__}: {time.perf_counter() - started:.1f}s", flush=True)
     return [w.numpy() for w in parser.weights]
 
 
@@ -66,6 +77,14 @@ def two_devices(data, run, out):
     twice = (np.concatenate([half_images] * 2), np.concatenate([half_labels] * 2))
     stage1_single = one_step_weights(single, stage1_model, half_images, half_labels)
     report["stage1"] = max_difference(one_step_weights(mirrored, stage1_model, *twice), stage1_single)
+    # A global batch of four different images: each replica holds two, and only BatchNormalization
+    # over the global batch (what global_batch_norm sets) makes the step one device's on all four.
+    four = (rng.uniform(0, 1, (4, 128, 128, 3)).astype(np.float32), rng.integers(0, 9, (4, 128, 128)).astype(np.uint8))
+    four_single = one_step_weights(single, stage1_model, *four)
+    report["stage1_global_batch"] = max_difference(one_step_weights(mirrored, stage1_model, *four), four_single)
+    report["stage1_global_batch_unsynchronized"] = max_difference(
+        one_step_weights(mirrored, stage1_model, *four, synchronized=False), four_single
+    )
     half = {
         "stage1_image": rng.uniform(0, 1, (2, 128, 128, 3)).astype(np.float32),
         "canvas_image": rng.integers(0, 256, (2, CANVAS, CANVAS, 3)).astype(np.uint8),
@@ -79,8 +98,10 @@ def two_devices(data, run, out):
     report["joint"] = max_difference(joint_mirrored, joint_single)
     report["joint_step_size"] = max_difference(joint_single, untrained)
     report["stage1_step_size"] = max_difference(stage1_single, untrained)
+    started = time.perf_counter()
     trainer = StageTrainer(run, TINY, canvas_size=CANVAS, strategy=mirrored, verbose=0)
     trainer.train(HelenReader(data, schema="stn_icnn").dataset("train"), stages=["stage1"])
+    print(f"StageTrainer on two devices: {time.perf_counter() - started:.1f}s", flush=True)
     report["trainer_replicas"] = trainer.strategy.num_replicas_in_sync
     report["trainer_losses"] = trainer.histories["stage1"]["loss"]
     json.dump(report, open(out, "w"))
@@ -91,7 +112,9 @@ def worker(data, run, out):
     trainer.train(HelenReader(data, schema="stn_icnn").dataset("train"), stages=["stage1", "joint"])
     trainer.parser.save_weights(out)
     json.dump({"replicas": trainer.strategy.num_replicas_in_sync, "chief": trainer.chief,
-               "strategy": type(trainer.strategy).__name__}, open(out + ".json", "w"))
+               "multi_worker": isinstance(trainer.strategy, tf.distribute.MultiWorkerMirroredStrategy),
+               "losses": {stage: trainer.histories[stage]["loss"] for stage in ("stage1", "joint")}},
+              open(out + ".json", "w"))
 
 
 if __name__ == "__main__":

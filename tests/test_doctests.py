@@ -24,6 +24,7 @@ MODULES = [
     "keras_stn_icnn.train.optimizers",
     "keras_stn_icnn.train.strategy",
     "keras_stn_icnn.train.callbacks",
+    "keras_stn_icnn.train.custom_loop",
     "keras_stn_icnn.export.saved_model",
     "keras_stn_icnn.export.serving_config",
     "keras_stn_icnn.export.validation",

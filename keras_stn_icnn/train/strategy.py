@@ -9,12 +9,17 @@ Batch sizes in recipes are global: each step consumes `batch_size` examples
 split evenly over the replicas, and each replica's loss is scaled by
 `1 / num_replicas` (Keras losses do this), so a step's gradient is the mean
 over the global batch whatever the number of replicas, and the learning rates
-of the recipe apply unchanged.
+of the recipe apply unchanged. While a stage trains on several replicas, its
+BatchNormalization layers normalise over the global batch
+(`global_batch_norm`), so the replicas stay identical and the global batch
+behaves as it would on one device.
 """
 
+import contextlib
 import json
 import os
 
+import keras
 import tensorflow as tf
 
 
@@ -111,3 +116,39 @@ def check_global_batch_size(batch_size, strategy):
             f"use a multiple of {replicas}"
         )
     return int(batch_size) // replicas
+
+
+@contextlib.contextmanager
+def global_batch_norm(model, strategy):
+    """Within the block, `model`'s BatchNormalization layers normalise over the global batch.
+
+    With one replica nothing changes. With several, every replica would
+    otherwise normalise with the statistics of its own slice and move its
+    own copy of the moving mean and variance, so the replicas (and the
+    workers of a cluster) would drift apart, and a recipe's batch size
+    would no longer mean what it means on one device. Synchronised, each
+    step's statistics are those of the whole global batch, as on one device
+    (Keras `BatchNormalization(synchronized=True)`, set for the block only,
+    so the model's saved configuration is unchanged).
+
+    Args:
+        model: a Keras model.
+        strategy: the `tf.distribute.Strategy` it trains under.
+
+    Example:
+    >>> with global_batch_norm(parser, strategy):  # doctest: +SKIP
+    ...     stage_model.fit(batches, epochs=3)
+    """
+    # Keras has no public walk over nested layers (`Model.layers` stops at the first level, and custom
+    # layers hold sub-layers too); `_flatten_layers` is the one Keras itself uses.
+    layers = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    previous = [layer.synchronized for layer in layers]
+    synchronize = strategy.num_replicas_in_sync > 1
+    for layer in layers:
+        layer.synchronized = layer.synchronized or synchronize
+    try:
+        yield
+    finally:
+        for layer, value in zip(layers, previous):
+            layer.synchronized = value
+

@@ -18,7 +18,9 @@ non-differentiable centroid rule (`ICNNBaseline`).
 Every stage lives in `<run_dir>/<stage>/`: `backup/` (Keras
 `BackupAndRestore`), `checkpoints/` (the parser's weights after every epoch),
 `metrics.csv`, TensorBoard `logs/`, and `final.weights.h5` once the stage is
-done. Running the same command again skips finished stages and resumes the
+done. Keras `fit` trains each stage; across machines
+(`MultiWorkerMirroredStrategy`), where Keras `fit` fails, `custom_loop` runs
+the same steps and callbacks. Running the same command again skips finished stages and resumes the
 interrupted one at the start of the epoch it was killed in, with the data that
 epoch would have had (`data.pipeline`), so the finished run's history is the
 uninterrupted run's.
@@ -35,8 +37,15 @@ from keras_stn_icnn.models import STNiCNN
 from keras_stn_icnn.models.parsing import PART_NAMES
 from keras_stn_icnn.train import stage_models
 from keras_stn_icnn.train.callbacks import atomic_save_weights, backed_up_epochs, backup_dir, stage_callbacks
+from keras_stn_icnn.train.custom_loop import fit_with_custom_loop, needs_custom_loop
 from keras_stn_icnn.train.optimizers import ADAM_EPSILON, GroupedAdam, halving_schedule
-from keras_stn_icnn.train.strategy import check_global_batch_size, distribution_strategy, is_chief, worker_id
+from keras_stn_icnn.train.strategy import (
+    check_global_batch_size,
+    distribution_strategy,
+    global_batch_norm,
+    is_chief,
+    worker_id,
+)
 
 STN_ICNN_STAGES = ("stage1", "localizer", "parts", "joint")
 """Stages of STN-iCNN, in order."""
@@ -61,7 +70,9 @@ class StageTrainer:
         verbose: Keras `fit` verbosity (`"auto"`: progress bars).
         jit_compile: bool or `"auto"`, XLA for the training steps. None
             (the default) turns it on only when a GPU is visible: on CPUs
-            XLA compiles for minutes and steps no faster.
+            XLA compiles for minutes and steps no faster. Across workers
+            (`MultiWorkerMirroredStrategy`) the stages train with
+            `custom_loop.fit_with_custom_loop`, without XLA.
 
     Example:
     >>> trainer = StageTrainer("runs/helen", HELEN_RECIPE)  # doctest: +SKIP
@@ -75,12 +86,6 @@ class StageTrainer:
         self.canvas_size = int(canvas_size)
         self.seed = int(seed)
         self.strategy = strategy or distribution_strategy()
-        if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
-            raise NotImplementedError(
-                "training across machines (MultiWorkerMirroredStrategy, from TF_CONFIG) does not work yet: Keras 3's "
-                "fit fails under that strategy (keras-team/keras#20585, tensorflow/tensorflow#72388) and this "
-                "package has no custom training loop for it; unset TF_CONFIG to train on this machine's devices"
-            )
         self.chief = is_chief(self.strategy)
         self.worker = worker_id(self.strategy)
         self.verbose = verbose
@@ -147,16 +152,29 @@ class StageTrainer:
         self._set_trainable(stage)
         with self.strategy.scope():
             model, inputs = self._compiled_stage_model(stage, settings, batches.steps_per_epoch)
-        history = model.fit(
-            batches.dataset.map(inputs),
-            epochs=settings.epochs,
-            steps_per_epoch=batches.steps_per_epoch,
-            shuffle=False,  # the pipeline shuffles, seeded per epoch
-            callbacks=stage_callbacks(
-                stage_dir, self.parser, batch_size=settings.batch_size, chief=self.chief, worker=self.worker
-            ),
-            verbose=self.verbose,
+        callbacks = stage_callbacks(
+            stage_dir, self.parser, batch_size=settings.batch_size, chief=self.chief, worker=self.worker
         )
+        with global_batch_norm(self.parser, self.strategy):
+            if needs_custom_loop(self.strategy):
+                history = fit_with_custom_loop(
+                    model,
+                    batches.dataset.map(inputs),
+                    epochs=settings.epochs,
+                    steps_per_epoch=batches.steps_per_epoch,
+                    initial_epoch=min(done_epochs, settings.epochs),
+                    callbacks=callbacks,
+                    verbose=self.verbose,
+                )
+            else:
+                history = model.fit(
+                    batches.dataset.map(inputs),
+                    epochs=settings.epochs,
+                    steps_per_epoch=batches.steps_per_epoch,
+                    shuffle=False,  # the pipeline shuffles, seeded per epoch
+                    callbacks=callbacks,
+                    verbose=self.verbose,
+                )
         self.histories[stage] = history.history
         self._set_trainable(None)
         if self.chief:
