@@ -119,4 +119,4 @@ def test_two_workers_on_localhost_end_with_identical_weights(tmp_path, data, two
     # Only the chief writes the run's shared files; each worker keeps its own backup.
     assert (tmp_path / "run" / "stage1" / "final.weights.h5").is_file()
     assert sorted(p.name for p in (tmp_path / "run" / "stage1" / "backup").iterdir()) == ["worker-0", "worker-1"]
-    assert (tmp_path / "run" / "joint" / "metrics.csv").is_file()
+    assert (tmp_path / "run" / "stage1" / "metrics.csv").is_file()
