@@ -110,12 +110,3 @@ def test_tf_config_is_read_and_checked(monkeypatch):
         cluster_spec_from_environment()
 
 
-def test_a_cluster_strategy_is_refused_with_a_clear_error(tmp_path):
-    from keras_stn_icnn.train import StageTrainer
-
-    class ClusterStrategy(tf.distribute.MultiWorkerMirroredStrategy):
-        def __init__(self):  # no cluster is started: only the type matters
-            pass
-
-    with pytest.raises(NotImplementedError, match="keras-team/keras#20585"):
-        StageTrainer(tmp_path, HELEN_RECIPE, strategy=ClusterStrategy())
