@@ -29,6 +29,10 @@ setup(
         "numpy>=1.26",
         "pillow>=10",
         "tensorboard>=2.20",  # TensorBoard logs of training (tensorflow-cpu does not pull it in)
+        # Parsing whole photos (keras-stn-icnn parse): MTCNN face detector (MIT, weights in the
+        # wheel, runs on TensorFlow) and OpenCV for videos (headless: no GUI libraries needed).
+        "mtcnn>=1.0,<2",
+        "opencv-python-headless>=4.10,<5",
         # Deployment (keras-stn-icnn export): LiteRT interpreter, ONNX conversion and runtime.
         "ai-edge-litert>=2.3",
         "tf2onnx>=1.17",
@@ -40,7 +44,7 @@ setup(
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
         # tensorflow-serving-api is installed separately with --no-deps (README):
         # as a dependency it would pull the full tensorflow next to tensorflow-cpu.
-        "test": ["pytest>=8"],
+        "test": ["pytest>=8", "pytest-xdist>=3.5"],
     },
     entry_points={"console_scripts": ["keras-stn-icnn=keras_stn_icnn.cli:main"]},
     classifiers=[

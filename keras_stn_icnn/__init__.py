@@ -4,6 +4,7 @@ Example:
 >>> from keras_stn_icnn import STNiCNN
 >>> model = STNiCNN.from_pytorch_checkpoint("after_end2_end_10mean.pth.tar")
 >>> labels = model.parse(image)  # uint8 [H, W] ids of model.class_names
+>>> photo_labels = FaceParser(model)(photo).labels  # every face of a whole photo
 """
 
 import os
@@ -18,6 +19,7 @@ if keras.backend.backend() != "tensorflow":
         f"{keras.backend.backend()!r}; set KERAS_BACKEND=tensorflow before importing keras"
     )
 
+from keras_stn_icnn.inference import FaceParser  # noqa: E402
 from keras_stn_icnn.layers import (  # noqa: E402
     CentroidTheta,
     CropTransformer,

@@ -3,6 +3,7 @@
 Example:
     keras-stn-icnn synthesize data/synthetic --num-train 200 --contact-sheet sheet.png
     keras-stn-icnn export runs/train_helen/stn_icnn.keras --format all --out savedmodels
+    keras-stn-icnn parse photos/ clip.mp4 -o parsed --model savedmodels/stn_icnn/1 --json
 """
 
 import argparse
@@ -12,6 +13,7 @@ from keras_stn_icnn.data.helen import HelenReader
 from keras_stn_icnn.data.synthetic import generate_synthetic_helen
 from keras_stn_icnn.evaluation import load_parser
 from keras_stn_icnn.export import FORMATS, ExportValidationError, export_model, format_results
+from keras_stn_icnn.inference import FaceParser, MTCNNDetector, collect_inputs, parse_inputs
 from keras_stn_icnn.visualize import contact_sheet, save_png
 
 EXPORT_SOURCES = ("keras", "pytorch_checkpoint")
@@ -73,6 +75,31 @@ def _export(args):
     print(f"all {len(results)} exports agree with the Keras model")
 
 
+def _parse(args):
+    items = collect_inputs(args.inputs)  # checks every input before the model loads
+    if not items:
+        raise ValueError(f"no photo or video found in {', '.join(args.inputs)}")
+    loaded = load_parser(args.model, localizer=args.localizer)
+    detector = None if args.no_detect else MTCNNDetector(args.min_confidence, args.min_face_size)
+    face_parser = FaceParser(loaded, detector=detector)
+    print(f"parsing {len(items)} inputs with {args.model} ({loaded.kind}) into {args.out}")
+    summary = parse_inputs(
+        face_parser,
+        items,
+        args.out,
+        detect=not args.no_detect,
+        write_json=args.json,
+        write_figure=args.figure,
+        every=args.every,
+        max_frames=args.max_frames,
+        alpha=args.alpha,
+        progress=not args.no_progress,
+        log=lambda line: print(line, file=sys.stderr),
+    )
+    print(summary.report())
+    return 1 if summary.failed else 0
+
+
 def build_parser():
     """The argument parser of `keras-stn-icnn`.
 
@@ -109,6 +136,31 @@ def build_parser():
         "--localizer", default="resnet18", help="localizer of a PyTorch checkpoint (resnet18 or fcn)"
     )
     export.set_defaults(run=_export)
+
+    parse = commands.add_parser(
+        "parse",
+        help="parse photos, folders (recursively) and videos: label PNGs, overlays, optional JSON",
+    )
+    parse.add_argument("inputs", nargs="+", metavar="INPUT", help="photos, folders of photos, or videos")
+    parse.add_argument("-o", "--out", required=True, help="output folder (nothing is written outside it)")
+    parse.add_argument(
+        "--model", required=True, help="a .keras file, a SavedModel version folder or an authors' *.pth.tar"
+    )
+    parse.add_argument(
+        "--localizer", default="resnet18", help="localizer of a PyTorch checkpoint (resnet18 or fcn)"
+    )
+    parse.add_argument("--json", action="store_true", help="also write per-face boxes and pixel counts as JSON")
+    parse.add_argument("--figure", action="store_true", help="also write image | labels | overlay figures")
+    parse.add_argument(
+        "--no-detect", action="store_true", help="each picture is one face, already framed: no detector"
+    )
+    parse.add_argument("--min-confidence", type=float, default=0.9, help="lowest face detection confidence")
+    parse.add_argument("--min-face-size", type=int, default=20, help="smallest face searched for, in pixels")
+    parse.add_argument("--every", type=int, default=1, help="parse every N-th video frame")
+    parse.add_argument("--max-frames", type=int, help="parse at most this many frames per video")
+    parse.add_argument("--alpha", type=float, default=0.5, help="overlay weight of the label colours")
+    parse.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parse.set_defaults(run=_parse)
     return parser
 
 
@@ -116,14 +168,14 @@ def main(argv=None):
     """Run `keras-stn-icnn` with `argv` (default: the process arguments); returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        args.run(args)
+        status = args.run(args)
     except ExportValidationError as error:
         print(f"keras-stn-icnn {args.command}: failed: {error}", file=sys.stderr)
         return 1
     except (ValueError, FileExistsError, FileNotFoundError) as error:
         print(f"keras-stn-icnn {args.command}: error: {error}", file=sys.stderr)
         return 2
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

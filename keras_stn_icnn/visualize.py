@@ -1,4 +1,4 @@
-"""Pictures of label maps: colour overlays, contact sheets, and PNGs written atomically.
+"""Pictures of label maps: colour overlays, side-by-side figures, contact sheets, atomic PNGs.
 
 Example:
 >>> from keras_stn_icnn.visualize import overlay
@@ -65,6 +65,34 @@ def overlay(image, labels, schema="stn_icnn", alpha=0.5):
     blended = (1.0 - alpha) * image.astype(np.float32) + alpha * colours
     foreground = (np.asarray(labels) > 0)[..., np.newaxis]
     return np.where(foreground, np.round(blended), image).astype(np.uint8)
+
+
+def side_by_side(image, labels, schema="stn_icnn", alpha=0.5, gap=8):
+    """A figure of three panels in a row: the image, its colour label map, and the overlay.
+
+    Args:
+        image: uint8 array `[H, W, 3]`.
+        labels: integer array `[H, W]` of class ids of `schema`.
+        schema: str or LabelSchema whose palette is used.
+        alpha: float in [0, 1], the overlay weight.
+        gap: int >= 0, white pixels between panels.
+
+    Returns:
+        uint8 numpy array `[H, 3 * W + 2 * gap, 3]`.
+
+    Example:
+    >>> side_by_side(np.zeros((2, 3, 3), np.uint8), np.zeros((2, 3), int), gap=1).shape
+    (2, 11, 3)
+    """
+    if isinstance(gap, bool) or not isinstance(gap, int) or gap < 0:
+        raise ValueError(f"gap must be an integer >= 0, got {gap!r}")
+    blended = overlay(image, labels, schema, alpha)  # checks image and labels
+    height, width = blended.shape[:2]
+    figure = np.full((height, 3 * width + 2 * gap, 3), 255, np.uint8)
+    for index, panel in enumerate((np.asarray(image), colorize(labels, schema), blended)):
+        left = index * (width + gap)
+        figure[:, left : left + width] = panel
+    return figure
 
 
 def contact_sheet(images, labels, schema="stn_icnn", columns=4, cell_size=192, alpha=0.5):

@@ -29,6 +29,10 @@ MODULES = [
     "keras_stn_icnn.export.serving_config",
     "keras_stn_icnn.export.validation",
     "keras_stn_icnn.layers.label_map",
+    "keras_stn_icnn.inference.detection",
+    "keras_stn_icnn.inference.framing",
+    "keras_stn_icnn.inference.media",
+    "keras_stn_icnn.inference.runner",
     "keras_stn_icnn.cli",
 ]
 
