@@ -6,6 +6,9 @@ from pathlib import Path
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import contextlib  # noqa: E402
+import io  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
@@ -56,3 +59,43 @@ def converted_model(reference_checkpoint_path):
     from keras_stn_icnn import STNiCNN
 
     return STNiCNN.from_pytorch_checkpoint(reference_checkpoint_path)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """A tiny STN-iCNN run through every stage (tiny_training.py), trained once per session."""
+    from tiny_training import train_every_stage, write_tiny_helen
+
+    data_dir = write_tiny_helen(tmp_path_factory.mktemp("tiny_helen"))
+    return train_every_stage(data_dir, tmp_path_factory.mktemp("tiny_run") / "run")
+
+
+@pytest.fixture(scope="session")
+def cli_exports(tmp_path_factory, reference_checkpoint_path):
+    """`keras-stn-icnn export --format all` of the reference checkpoint: (folder, exit status, printout).
+
+    Made once per session (converting and checking five exports of the full model takes minutes);
+    test_export.py checks them, test_evaluation.py and test_serving_client.py read the SavedModel.
+    """
+    from keras_stn_icnn import cli
+
+    out = tmp_path_factory.mktemp("exports")
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        status = cli.main(["export", str(reference_checkpoint_path), "--format", "all", "--out", str(out)])
+    return out, status, stdout.getvalue()
+
+
+SHARED_FIXTURE_GROUPS = ("trained_run", "cli_exports")
+"""Session fixtures that take minutes to build: every test that needs one runs on the same worker."""
+
+
+def pytest_collection_modifyitems(config, items):
+    """Groups the tests for pytest-xdist's `--dist loadgroup` (pyproject.toml's addopts).
+
+    A module's tests stay on one worker, so its module fixtures are built once; the tests of an
+    expensive session fixture all go to one worker, so that fixture is built once per run.
+    """
+    for item in items:
+        shared = [name for name in SHARED_FIXTURE_GROUPS if name in item.fixturenames]
+        item.add_marker(pytest.mark.xdist_group(shared[0] if shared else item.module.__name__))

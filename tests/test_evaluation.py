@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from keras_stn_icnn import STNiCNN
 from keras_stn_icnn.evaluation import EvaluationResult, evaluate_parser, load_parser
-from keras_stn_icnn.export import export_saved_model, serving_archive
+from keras_stn_icnn.export import serving_archive
 from keras_stn_icnn.metrics import PAPER_F1_GROUPS
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "evaluate.py"
@@ -89,14 +89,13 @@ def test_load_parser_saved_model_without_the_contract_is_refused(tmp_path):
         load_parser(tmp_path / "other")
 
 
-@pytest.mark.slow
-def test_load_parser_reads_an_exported_stn_icnn(keras_file, tmp_path):
-    # export_saved_model traces the whole STNiCNN (~30 s on a 2-core CPU).
-    _, model = keras_file
-    version = export_saved_model(model, tmp_path)
-    parser = load_parser(version)
+def test_load_parser_reads_an_exported_stn_icnn(cli_exports, converted_model):
+    out, status, printed = cli_exports
+    assert status == 0, printed
+    parser = load_parser(out / "stn_icnn" / "1")
+    assert parser.kind == "saved_model"
     image = _image()
-    np.testing.assert_array_equal(parser(image), model.parse(image))
+    np.testing.assert_array_equal(parser(image), converted_model.parse(image))
 
 
 def test_load_parser_errors_name_the_path(tmp_path):

@@ -1,13 +1,12 @@
 """Exports: `keras-stn-icnn export` to SavedModel, LiteRT and ONNX, each run in its own runtime.
 
-The exports are made once per module from the authors'-format reference
-checkpoint, by the command line, and then checked independently of the
+The exports are made once per session from the authors'-format reference
+checkpoint, by the command line (conftest.py's `cli_exports`), and then checked independently of the
 exporter's own validation: the SavedModel with `saved_model_cli run` (the
 session loader TF Serving uses), LiteRT with the `ai-edge-litert`
 interpreter, ONNX with onnxruntime, on a real photograph.
 """
 
-import contextlib
 import io
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import tensorflow as tf
 from google.protobuf import text_format
 from PIL import Image
 
-from keras_stn_icnn import STNiCNN, cli
+from keras_stn_icnn import cli
 from keras_stn_icnn.export import (
     ExportValidationError,
     KerasRunner,
@@ -45,12 +44,8 @@ def photo():
 
 
 @pytest.fixture(scope="module")
-def exports(tmp_path_factory, reference_checkpoint_path):
-    out = tmp_path_factory.mktemp("exports")
-    stdout = io.StringIO()
-    with contextlib.redirect_stdout(stdout):
-        status = cli.main(["export", str(reference_checkpoint_path), "--format", "all", "--out", str(out)])
-    return out, status, stdout.getvalue()
+def exports(cli_exports):
+    return cli_exports
 
 
 @pytest.fixture(scope="module")
@@ -213,19 +208,29 @@ def test_export_refuses_what_it_cannot_do_with_a_clear_error(exports, tmp_path, 
     assert "no parse() method" in capsys.readouterr().err
 
 
-def test_existing_files_need_overwrite_and_a_failed_check_leaves_nothing(tmp_path, monkeypatch):
-    model = STNiCNN(localizer="fcn", canvas_size=128)
+def test_existing_files_need_overwrite_and_a_failed_check_leaves_nothing(
+    tmp_path, monkeypatch, exports, converted_model
+):
+    model = converted_model
     images = [np.full((1, 96, 80, 3), 90, np.uint8)]
+    # The conversion is the session's: this model converted by the export command (tf2onnx takes
+    # ~40 s). Each export below still writes, checks in onnxruntime and renames (or refuses) its file.
+    import onnx
+
+    from keras_stn_icnn.export import onnx as onnx_export
+
+    out, _, _ = exports
+    monkeypatch.setattr(onnx_export, "onnx_model", lambda m, opset: onnx.load(str(out / "stn_icnn.onnx")))
     (tmp_path / "tiny.onnx").write_bytes(b"the user's file")
     with pytest.raises(FileExistsError, match="tiny.onnx"):
         export_model(model, tmp_path, ["onnx"], name="tiny", images=images)
     # An export that fails its check is not put in place, and the old file stays.
-    monkeypatch.setitem(validation.MIN_LABEL_AGREEMENT, "onnx", 1.01)
-    with pytest.raises(ExportValidationError, match="disagrees with the Keras model"):
-        export_model(model, tmp_path, ["onnx"], name="tiny", images=images, overwrite=True)
+    with monkeypatch.context() as strict:
+        strict.setitem(validation.MIN_LABEL_AGREEMENT, "onnx", 1.01)
+        with pytest.raises(ExportValidationError, match="disagrees with the Keras model"):
+            export_model(model, tmp_path, ["onnx"], name="tiny", images=images, overwrite=True)
     assert (tmp_path / "tiny.onnx").read_bytes() == b"the user's file"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.onnx"]
     # With the normal bar it passes and replaces the file.
-    monkeypatch.undo()
     [result] = export_model(model, tmp_path, ["onnx"], name="tiny", images=images, overwrite=True)
     assert result.parity.label_agreement >= 0.999 and result.size_bytes > 1000

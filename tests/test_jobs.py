@@ -1,5 +1,6 @@
 """The training job behind examples/train_helen.py: stages, evaluation, .keras files, SavedModel export."""
 
+import dataclasses
 import json
 import re
 
@@ -7,50 +8,46 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fake_datasets import write_helen
 from keras_stn_icnn.jobs import run_training_job
+from tiny_training import TINY_RECIPE
 
-TINY = ["--canvas-size", "128", "--copies", "1", "--verbose", "0",
+TINY = ["--canvas-size", "128", "--copies", "2", "--verbose", "0",
         "--stage1-epochs", "1", "--localizer-epochs", "1", "--parts-epochs", "1", "--joint-epochs", "1",
-        "--stage1-batch-size", "2", "--localizer-batch-size", "2", "--parts-batch-size", "2",
-        "--joint-batch-size", "2"]
+        "--stage1-batch-size", "4", "--localizer-batch-size", "4", "--parts-batch-size", "4",
+        "--joint-batch-size", "4", "--stage1-lr", "0.002", "--localizer-lr", "0.002", "--parts-lr", "0.002",
+        "--lr1", "0.001", "--lr2", "0.001", "--lr3", "0.001"]
+"""The command-line form of tiny_training.TINY_RECIPE."""
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("helen")
-    write_helen(root, {"exemplars.txt": list("abcd"), "tuning.txt": ["e"], "testing.txt": ["f", "g"]}, shape=(60, 90))
-    return root
-
-
-def test_the_job_trains_every_stage_evaluates_three_models_and_exports(tmp_path, data, capsys):
-    args = ["--data-dir", str(data), "--run-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "saved"),
-            *TINY]
+def test_the_job_evaluates_three_models_and_exports_after_the_stages(tmp_path, trained_run, capsys):
+    # The stages are those of the session's tiny run (training them again here would cost minutes):
+    # the job finds each one done, loads it, then evaluates, saves and exports as after training.
+    run_dir = trained_run.copy_to(tmp_path / "run")
+    (tmp_path / "saved" / "stn_icnn" / "1").mkdir(parents=True)  # an earlier export stays untouched
+    args = ["--data-dir", str(trained_run.data_dir), "--run-dir", str(run_dir),
+            "--export-dir", str(tmp_path / "saved"), *TINY]
     assert run_training_job(args) == 0
     out = capsys.readouterr().out
+    assert out.count("already done") == 4
     for name in ("icnn_baseline", "stn_icnn_pretrained", "stn_icnn"):
         assert f"=== {name} on the test split ===" in out
-        assert (tmp_path / "run" / f"{name}.keras").is_file()
+        assert (run_dir / f"{name}.keras").is_file()
     assert len(re.findall(r"^overall F1: \d\.\d{3}$", out, flags=re.MULTILINE)) == 3
-    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    summary = json.loads((run_dir / "summary.json").read_text())
     assert set(summary["images_per_second"]) == {"stage1", "localizer", "parts", "joint"}
-    assert summary["recipe"]["name"] == "helen" and summary["results"]["stn_icnn"]["num_images"] == 2
+    assert summary["recipe"] == json.loads(json.dumps(dataclasses.asdict(TINY_RECIPE)))  # the run's own recipe
+    assert summary["results"]["stn_icnn"]["num_images"] == 2
     assert 0.0 <= summary["results"]["stn_icnn"]["scores"]["overall"] <= 1.0
 
-    # The export serves uint8 images of any size with the model's labels.
-    export = tmp_path / "saved" / "stn_icnn" / "1"
+    # The export is the next free version and serves uint8 images of any size with the model's labels.
+    export = tmp_path / "saved" / "stn_icnn" / "2"
     assert summary["export"] == str(export) and (export / "saved_model.pb").is_file()
+    assert not any((tmp_path / "saved" / "stn_icnn" / "1").iterdir())
+    assert not list((tmp_path / "saved" / "stn_icnn").glob(".partial-*"))
     serving = tf.saved_model.load(str(export)).signatures["serving_default"]
     image = np.random.default_rng(0).integers(0, 256, (1, 50, 70, 3)).astype(np.uint8)
     outputs = serving(images=tf.constant(image))
     assert outputs["labels"].shape == (1, 50, 70) and outputs["labels"].dtype == tf.uint8
-
-    # The same command again: every stage is done, nothing retrains, a new version is exported.
-    assert run_training_job(args) == 0
-    again = capsys.readouterr().out
-    assert again.count("already done") == 4
-    assert (tmp_path / "saved" / "stn_icnn" / "2" / "saved_model.pb").is_file()
-    assert not list((tmp_path / "saved" / "stn_icnn").glob(".partial-*"))
 
 
 def test_with_no_data_dir_the_synthetic_set_is_generated_and_used(tmp_path, capsys):

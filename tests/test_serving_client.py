@@ -20,8 +20,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from keras_stn_icnn import STNiCNN
-from keras_stn_icnn.export import SavedModelRunner, export_saved_model
+from keras_stn_icnn.export import SavedModelRunner
 
 grpc = pytest.importorskip("grpc")
 serving_apis = pytest.importorskip("tensorflow_serving.apis.predict_pb2")
@@ -43,9 +42,10 @@ def client():
 
 
 @pytest.fixture(scope="module")
-def saved_model(tmp_path_factory):
-    keras_model = STNiCNN(localizer="fcn", canvas_size=256)
-    return export_saved_model(keras_model, tmp_path_factory.mktemp("served"), "stn_icnn")
+def saved_model(cli_exports):
+    out, status, printed = cli_exports  # the session's export of the reference checkpoint
+    assert status == 0, printed
+    return out / "stn_icnn" / "1"
 
 
 @pytest.fixture(scope="module")
