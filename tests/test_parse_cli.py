@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from keras_stn_icnn.cli import main
+from keras_stn_icnn.export.validation import MIN_LABEL_AGREEMENT
 from keras_stn_icnn.inference import (
     FaceParser,
     InputItem,
@@ -179,3 +180,19 @@ def test_the_parse_photo_example_writes_labels_overlay_and_figure(tmp_path, monk
     assert "grace_hopper.jpg (512x600): 1 faces" in capsys.readouterr().out
     assert _files(tmp_path) == {Path("grace_hopper_labels.png"), Path("grace_hopper_overlay.png"), Path("grace_hopper_figure.png")}
     assert np.asarray(Image.open(tmp_path / "grace_hopper_labels.png")).shape == (600, 512)
+
+
+def test_parse_reads_a_saved_model_and_labels_as_the_keras_model(tmp_path, capsys, cli_exports, converted_model):
+    astronaut = FACES_DIR / "astronaut.png"
+    if not astronaut.exists():
+        pytest.skip(f"{astronaut} is not available")
+    exports, status, printed = cli_exports  # the SavedModel of the reference checkpoint
+    assert status == 0, printed
+    saved_model = exports / "stn_icnn" / "1"
+    assert main(["parse", str(astronaut), "-o", str(tmp_path), "--model", str(saved_model), "--no-progress"]) == 0
+    assert "(saved_model)" in capsys.readouterr().out
+    labels = np.asarray(Image.open(tmp_path / "astronaut.labels.png"))
+    expected = FaceParser(converted_model)(read_photo(astronaut)).labels
+    assert labels.any() and labels.shape == expected.shape
+    # The same graph in another runtime: the export's own bar for a SavedModel.
+    assert np.mean(labels == expected) >= MIN_LABEL_AGREEMENT["saved_model"]
