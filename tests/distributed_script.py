@@ -31,17 +31,11 @@ import numpy as np  # noqa: E402
 
 from keras_stn_icnn import STNiCNN  # noqa: E402
 from keras_stn_icnn.data import HelenReader  # noqa: E402
-from keras_stn_icnn.train import HELEN_RECIPE, JointSettings, StageSettings, StageTrainer  # noqa: E402
+from keras_stn_icnn.train import StageSettings, StageTrainer  # noqa: E402
 from keras_stn_icnn.train.stage_models import JointModel, stage1_model  # noqa: E402
+from tiny_training import CANVAS, TINY_RECIPE  # noqa: E402
 
-CANVAS = 128
-TINY = HELEN_RECIPE.replace(
-    stage1=StageSettings(2, 4, 0.002),
-    localizer=StageSettings(1, 4, 0.002),
-    parts=StageSettings(1, 4, 0.002),
-    joint=JointSettings(1, 4, 1e-3, 1e-3, 1e-3),
-    copies=2,
-)
+TINY = TINY_RECIPE.replace(stage1=StageSettings(2, 4, 0.002))  # two epochs: losses compared per epoch
 
 
 def one_step_weights(strategy, make_model, x, y, synchronized=False):
