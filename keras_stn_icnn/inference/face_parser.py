@@ -185,10 +185,8 @@ class FaceParser:
             resize_labels(labels, region.side) for labels, region in zip(self._parse(crops), regions)
         ]
         labels, face_index = _paste(image.shape[:2], regions, face_labels)
-        parsed = [
-            ParsedFace(face, region, self._pixel_counts(labels[face_index == index]))
-            for index, (face, region) in enumerate(zip(faces, regions))
-        ]
+        counts = self._pixel_counts(labels, face_index, len(faces))
+        parsed = [ParsedFace(face, region, count) for face, region, count in zip(faces, regions, counts)]
         parse_seconds = time.perf_counter() - start
         return PhotoParsing(labels, face_index, parsed, self.class_names, detect_seconds, parse_seconds)
 
@@ -204,9 +202,8 @@ class FaceParser:
         else:
             labels = self._parse([image])[0]
         face_index = np.where(labels > 0, 0, -1).astype(np.int16)
-        face = ParsedFace(
-            FaceBox(0, 0, width, height), CropRegion(0, 0, longer), self._pixel_counts(labels[labels > 0])
-        )
+        [counts] = self._pixel_counts(labels, face_index, 1)
+        face = ParsedFace(FaceBox(0, 0, width, height), CropRegion(0, 0, longer), counts)
         return PhotoParsing(labels, face_index, [face], self.class_names, 0.0, time.perf_counter() - start)
 
     def _parse(self, crops):
@@ -231,9 +228,13 @@ class FaceParser:
             results.append(labels.astype(np.uint8, copy=False))
         return results
 
-    def _pixel_counts(self, face_pixels):
-        counts = np.bincount(face_pixels.ravel(), minlength=len(self.class_names))
-        return {name: int(count) for name, count in zip(self.class_names[1:], counts[1:])}
+    def _pixel_counts(self, labels, face_index, num_faces):
+        """Per face, `{class name: pixels}` (background left out), from one pass over the photo."""
+        owned = face_index >= 0
+        num_classes = len(self.class_names)
+        pairs = face_index[owned].astype(np.int64) * num_classes + labels[owned]
+        counts = np.bincount(pairs, minlength=num_faces * num_classes).reshape(num_faces, num_classes)
+        return [{name: int(n) for name, n in zip(self.class_names[1:], row[1:])} for row in counts]
 
     def __repr__(self):
         return f"FaceParser(parser={self.parser!r}, detector={self.detector!r}, framing={self.framing!r})"

@@ -42,7 +42,6 @@ class ParseSummary:
         failed: list of `(path, message)` for inputs that could not be read.
         detect_seconds: float, total time finding faces.
         parse_seconds: float, total time cropping, parsing and pasting.
-        written: list of Path, every file written.
 
     Example:
     >>> ParseSummary().photos
@@ -55,7 +54,6 @@ class ParseSummary:
     failed: list = dataclasses.field(default_factory=list)
     detect_seconds: float = 0.0
     parse_seconds: float = 0.0
-    written: list = dataclasses.field(default_factory=list)
 
     def report(self):
         """One line: counts, failures and time per picture and per face."""
@@ -121,7 +119,6 @@ def parse_inputs(
             log(f"skipped: {error}")
         if bar is not None:
             bar.update(count, [("faces", summary.faces)], finalize=count == len(items))
-    summary.written = writer.written
     return summary
 
 
@@ -144,17 +141,19 @@ def _parse_photo(face_parser, item, writer, summary, detect, write_json, write_f
 def _parse_video(face_parser, item, writer, summary, detect, write_json, every, max_frames):
     stem = item.output_stem
     frames = []
-    overlays = []
-    for number, frame in read_video(item.path, every=every, max_frames=max_frames):
-        result = face_parser(frame, detect=detect)
-        writer.png(f"{stem}/frame_{number:06d}.labels.png", result.labels)
-        overlays.append(overlay(frame, result.labels, writer.schema, writer.alpha))
-        frames.append({"frame": number, **result.to_json()})
-        summary.frames += 1
-        summary.faces += len(result.faces)
-        summary.detect_seconds += result.detect_seconds
-        summary.parse_seconds += result.parse_seconds
-    writer.video(f"{stem}.overlay.mp4", overlays, video_frame_rate(item.path) / every)
+
+    def overlays():  # parsed one frame at a time, as the video writer asks for them
+        for number, frame in read_video(item.path, every=every, max_frames=max_frames):
+            result = face_parser(frame, detect=detect)
+            writer.png(f"{stem}/frame_{number:06d}.labels.png", result.labels)
+            frames.append({"frame": number, **result.to_json()})
+            summary.frames += 1
+            summary.faces += len(result.faces)
+            summary.detect_seconds += result.detect_seconds
+            summary.parse_seconds += result.parse_seconds
+            yield overlay(frame, result.labels, writer.schema, writer.alpha)
+
+    writer.video(f"{stem}.overlay.mp4", overlays(), video_frame_rate(item.path) / every)
     if write_json:
         writer.json(f"{stem}.json", {"input": str(item.path), "every": every, "frames": frames})
 
@@ -165,34 +164,33 @@ class _Writer:
         self.inputs = {Path(path).resolve() for path in inputs}
         self.schema = _schema_of(class_names)
         self.alpha = alpha
-        self.written = []
 
     def png(self, name, array):
-        path = self._target(name)
-        save_png(array, path)
-        self.written.append(path)
+        save_png(array, self._target(name))
 
     def json(self, name, payload):
-        path = self._target(name)
-        atomic_write(path, lambda partial: partial.write_text(json.dumps(payload, indent=2) + "\n"))
-        self.written.append(path)
+        atomic_write(self._target(name), lambda partial: partial.write_text(json.dumps(payload, indent=2) + "\n"))
 
     def video(self, name, frames, rate):
+        """Writes the RGB frames of an iterable as they come (a video is never held in memory whole)."""
         path = self._target(name)
-        height, width = frames[0].shape[:2]
 
         def write(partial):
-            video = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*VIDEO_CODEC), rate, (width, height))
-            if not video.isOpened():
-                raise OSError(f"OpenCV cannot write {VIDEO_CODEC} video to {path}")
+            video = None
             try:
                 for frame in frames:
+                    if video is None:
+                        height, width = frame.shape[:2]
+                        fourcc = cv2.VideoWriter_fourcc(*VIDEO_CODEC)
+                        video = cv2.VideoWriter(str(partial), fourcc, rate, (width, height))
+                        if not video.isOpened():
+                            raise OSError(f"OpenCV cannot write {VIDEO_CODEC} video to {path}")
                     video.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
             finally:
-                video.release()
+                if video is not None:
+                    video.release()
 
         atomic_write(path, write)
-        self.written.append(path)
 
     def _target(self, name):
         path = (self.out_dir / name).resolve()

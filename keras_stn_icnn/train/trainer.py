@@ -26,6 +26,7 @@ epoch would have had (`data.pipeline`), so the finished run's history is the
 uninterrupted run's.
 """
 
+import functools
 from pathlib import Path
 
 import keras
@@ -155,26 +156,18 @@ class StageTrainer:
         callbacks = stage_callbacks(
             stage_dir, self.parser, batch_size=settings.batch_size, chief=self.chief, worker=self.worker
         )
+        if needs_custom_loop(self.strategy):
+            fit = functools.partial(fit_with_custom_loop, model, initial_epoch=min(done_epochs, settings.epochs))
+        else:
+            fit = functools.partial(model.fit, shuffle=False)  # the pipeline shuffles, seeded per epoch
         with global_batch_norm(self.parser, self.strategy):
-            if needs_custom_loop(self.strategy):
-                history = fit_with_custom_loop(
-                    model,
-                    batches.dataset.map(inputs),
-                    epochs=settings.epochs,
-                    steps_per_epoch=batches.steps_per_epoch,
-                    initial_epoch=min(done_epochs, settings.epochs),
-                    callbacks=callbacks,
-                    verbose=self.verbose,
-                )
-            else:
-                history = model.fit(
-                    batches.dataset.map(inputs),
-                    epochs=settings.epochs,
-                    steps_per_epoch=batches.steps_per_epoch,
-                    shuffle=False,  # the pipeline shuffles, seeded per epoch
-                    callbacks=callbacks,
-                    verbose=self.verbose,
-                )
+            history = fit(
+                batches.dataset.map(inputs),
+                epochs=settings.epochs,
+                steps_per_epoch=batches.steps_per_epoch,
+                callbacks=callbacks,
+                verbose=self.verbose,
+            )
         self.histories[stage] = history.history
         self._set_trainable(None)
         if self.chief:
