@@ -4,16 +4,23 @@ Example:
     keras-stn-icnn synthesize data/synthetic --num-train 200 --contact-sheet sheet.png
     keras-stn-icnn export runs/train_helen/stn_icnn.keras --format all --out savedmodels
     keras-stn-icnn parse photos/ clip.mp4 -o parsed --model savedmodels/stn_icnn/1 --json
+    keras-stn-icnn benchmark --reference-dir STN-iCNN/ --reference-checkpoint model.pth.tar
 """
 
 import argparse
 import sys
 
+import numpy as np
+from PIL import Image
+
+from keras_stn_icnn.benchmarking import RUNTIMES, AuthorsPipeline, ReferenceUnavailable, format_report, run_benchmark
 from keras_stn_icnn.data.helen import HelenReader
-from keras_stn_icnn.data.synthetic import generate_synthetic_helen
+from keras_stn_icnn.data.synthetic import generate_synthetic_helen, render_face
 from keras_stn_icnn.evaluation import load_parser
 from keras_stn_icnn.export import FORMATS, ExportValidationError, export_model, format_results
 from keras_stn_icnn.inference import FaceParser, MTCNNDetector, collect_inputs, parse_inputs
+from keras_stn_icnn.models import STNiCNN
+from keras_stn_icnn.train.trainer import STN_ICNN_STAGES
 from keras_stn_icnn.visualize import contact_sheet, save_png
 
 EXPORT_SOURCES = ("keras", "pytorch_checkpoint")
@@ -100,6 +107,57 @@ def _parse(args):
     return 1 if summary.failed else 0
 
 
+BENCHMARK_PHOTO_SIDE = 512
+"""The benchmark's photo is resized to this square, as the authors' figures were measured."""
+
+
+def _comma_list(text, allowed=None, convert=str):
+    values = [convert(value) for value in text.split(",") if value] if text != "none" else []
+    unknown = [value for value in values if allowed is not None and value not in allowed]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown {unknown}; choose from {', '.join(map(str, allowed))} or none")
+    return values
+
+
+def _benchmark(args):
+    if args.model:
+        loaded = load_parser(args.model, localizer=args.localizer)
+        if loaded.kind not in EXPORT_SOURCES:
+            raise ValueError(f"{args.model} is a {loaded.kind}; benchmark a .keras file or an authors' *.pth.tar")
+        model = loaded.model
+    else:
+        model = STNiCNN()  # fresh weights: the cost does not depend on them
+    photo = Image.open(args.image).convert("RGB") if args.image else Image.fromarray(render_face(11)[0])
+    photo = np.asarray(photo.resize((BENCHMARK_PHOTO_SIDE, BENCHMARK_PHOTO_SIDE), Image.BILINEAR))
+    reference = None
+    if args.reference_dir:
+        checkpoint = args.reference_checkpoint or (
+            args.model if args.model and str(args.model).endswith((".pth.tar", ".pth")) else None
+        )
+        if checkpoint is None:
+            raise ValueError(
+                "--reference-dir needs the authors' checkpoint for their pipeline: "
+                "pass --reference-checkpoint, or --model as an authors' *.pth.tar"
+            )
+        reference = AuthorsPipeline(args.reference_dir, checkpoint, threads=args.threads or 2)
+    report = run_benchmark(
+        model,
+        photo,
+        name=args.name or _default_export_name(model),
+        exports=args.exports,
+        runtimes=args.runtimes,
+        batch_sizes=args.batch_sizes,
+        repeats=args.repeats,
+        training_stages=args.training_stages,
+        training_batch_size=args.training_batch_size,
+        training_repeats=args.training_repeats,
+        reference=reference,
+        threads=args.threads,
+        log=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    print(format_report(report))
+
+
 def build_parser():
     """The argument parser of `keras-stn-icnn`.
 
@@ -161,6 +219,35 @@ def build_parser():
     parse.add_argument("--alpha", type=float, default=0.5, help="overlay weight of the label colours")
     parse.add_argument("--no-progress", action="store_true", help="no progress bar")
     parse.set_defaults(run=_parse)
+
+    benchmark = commands.add_parser(
+        "benchmark",
+        help="latency in every runtime, training throughput, memory, FLOPs and the arithmetic limit, "
+        "next to the authors' pipeline",
+    )
+    benchmark.add_argument(
+        "--model", help="a .keras file or an authors' *.pth.tar (default: a fresh STNiCNN; weights do not change the cost)"
+    )
+    benchmark.add_argument("--localizer", default="resnet18", help="localizer of a PyTorch checkpoint")
+    benchmark.add_argument(
+        "--exports", help="folder of `keras-stn-icnn export --format all` (default: export into a temporary folder)"
+    )
+    benchmark.add_argument("--name", help="the exports' name (default from the model)")
+    benchmark.add_argument("--image", help=f"photo to parse, resized to {BENCHMARK_PHOTO_SIDE}x{BENCHMARK_PHOTO_SIDE} "
+                           "(default: a synthetic face)")
+    benchmark.add_argument("--runtimes", type=lambda t: _comma_list(t, RUNTIMES), default=list(RUNTIMES),
+                           help=f"comma-separated, from {','.join(RUNTIMES)}")
+    benchmark.add_argument("--batch-sizes", type=lambda t: _comma_list(t, convert=int), default=[1, 4, 8])
+    benchmark.add_argument("--repeats", type=int, default=10, help="timed calls per runtime and batch size")
+    benchmark.add_argument("--training-stages", type=lambda t: _comma_list(t, STN_ICNN_STAGES),
+                           default=list(STN_ICNN_STAGES), help="comma-separated stages to time, or none")
+    benchmark.add_argument("--training-batch-size", type=int, default=8)
+    benchmark.add_argument("--training-repeats", type=int, default=5)
+    benchmark.add_argument("--threads", type=int, help="LiteRT, ONNX Runtime and torch threads")
+    benchmark.add_argument("--reference-dir", help="a checkout of the authors' STN-iCNN repository (needs torch)")
+    benchmark.add_argument("--reference-checkpoint", help="the authors' end-to-end checkpoint for their pipeline "
+                           "(default: --model when it is a *.pth.tar)")
+    benchmark.set_defaults(run=_benchmark)
     return parser
 
 
@@ -172,7 +259,7 @@ def main(argv=None):
     except ExportValidationError as error:
         print(f"keras-stn-icnn {args.command}: failed: {error}", file=sys.stderr)
         return 1
-    except (ValueError, FileExistsError, FileNotFoundError) as error:
+    except (ValueError, FileExistsError, FileNotFoundError, ReferenceUnavailable) as error:
         print(f"keras-stn-icnn {args.command}: error: {error}", file=sys.stderr)
         return 2
     return status or 0

@@ -33,6 +33,10 @@ MODULES = [
     "keras_stn_icnn.inference.framing",
     "keras_stn_icnn.inference.media",
     "keras_stn_icnn.inference.runner",
+    "keras_stn_icnn.benchmarking.timing",
+    "keras_stn_icnn.benchmarking.machine",
+    "keras_stn_icnn.benchmarking.flops",
+    "keras_stn_icnn.benchmarking.training_speed",
     "keras_stn_icnn.cli",
 ]
 

@@ -20,7 +20,7 @@ RANKS = {
     "layers": 1, "losses": 1, "metrics": 1,
     "models": 2, "data": 2, "visualize": 2,
     "convert": 3, "train": 3, "export": 3, "evaluation": 3,
-    "inference": 4,
+    "inference": 4, "benchmarking": 4,
     "cli": 5, "jobs": 5,
 }
 

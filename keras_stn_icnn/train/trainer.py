@@ -150,9 +150,7 @@ class StageTrainer:
         )
         if done_epochs:
             print(f"[{stage}] resuming after epoch {done_epochs} of {settings.epochs}")
-        self._set_trainable(stage)
-        with self.strategy.scope():
-            model, inputs = self._compiled_stage_model(stage, settings, batches.steps_per_epoch)
+        model, inputs = self.compiled_stage_model(stage, batches.steps_per_epoch)
         callbacks = stage_callbacks(
             stage_dir, self.parser, batch_size=settings.batch_size, chief=self.chief, worker=self.worker
         )
@@ -187,9 +185,35 @@ class StageTrainer:
             halving_schedule(learning_rate, steps_per_epoch, self.recipe.halve_every_epochs), epsilon=ADAM_EPSILON
         )
 
-    def _compiled_stage_model(self, stage, settings, steps_per_epoch):
-        """The stage's model, compiled, and the map from pipeline batches to its `(x, y)`."""
+    def compiled_stage_model(self, stage, steps_per_epoch):
+        """The model that trains `stage`, compiled as `run_stage` trains it.
+
+        Freezes what the stage does not train and builds the model in the
+        trainer's strategy scope, with the recipe's optimiser, learning rates
+        and losses. `run_stage` fits it; benchmarks time its steps.
+
+        Args:
+            stage: one of `STN_ICNN_STAGES`.
+            steps_per_epoch: int, steps of one epoch (the learning rate
+                halves every `recipe.halve_every_epochs` epochs).
+
+        Returns:
+            `(model, inputs)`: the compiled Keras model and the function that
+            maps a training pipeline batch to its `(x, y)` or `x`.
+
+        Example:
+        >>> model, inputs = trainer.compiled_stage_model("stage1", 100)  # doctest: +SKIP
+        >>> model.train_on_batch(*inputs(batch))  # doctest: +SKIP
+        """
+        if stage not in STN_ICNN_STAGES:
+            raise ValueError(f"stage must be one of {STN_ICNN_STAGES}, got {stage!r}")
+        self._set_trainable(stage)
+        with self.strategy.scope():
+            return self._compiled_stage_model(stage, steps_per_epoch)
+
+    def _compiled_stage_model(self, stage, steps_per_epoch):
         parser = self.parser
+        settings = self.recipe.joint if stage == "joint" else getattr(self.recipe, stage)
         if stage == "stage1":
             model = stage_models.stage1_model(parser)
             model.compile(
