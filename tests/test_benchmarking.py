@@ -99,6 +99,7 @@ def test_peak_memory_sees_an_allocation_inside_the_block():
         del block
     assert not during.since_start
     assert during.peak_mib >= before.peak_mib + 250
+    assert during.added_mib >= 250
 
 
 @pytest.mark.parametrize("model_class", [STNiCNN, ICNNBaseline])

@@ -24,12 +24,15 @@ class LatencyResult:
         batch_size: int.
         timing: `Timing`, seconds per face.
         peak_mib: float, the process's peak resident memory while timing.
+        added_mib: float or None, how far timing raised it above where it
+            started (what the runs themselves needed).
     """
 
     runtime: str
     batch_size: int
     timing: object
     peak_mib: float
+    added_mib: float = None
 
 
 def measure_latency(runners, photo, batch_sizes=(1, 4, 8), repeats=10, warmup=2):
@@ -59,7 +62,7 @@ def measure_latency(runners, photo, batch_sizes=(1, 4, 8), repeats=10, warmup=2)
         for name, runner in runners.items():
             with PeakMemory() as memory:
                 timing = time_per_item(lambda: runner(batch), batch_size, repeats, warmup)
-            results.append(LatencyResult(name, batch_size, timing, memory.peak_mib))
+            results.append(LatencyResult(name, batch_size, timing, memory.peak_mib, memory.added_mib))
     return results
 
 

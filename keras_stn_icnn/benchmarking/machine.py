@@ -74,6 +74,8 @@ class PeakMemory:
     `since_start` says so.
 
     Attributes:
+        start_mib: float, resident memory when the block started (Linux;
+            None elsewhere).
         peak_mib: float, set when the block ends.
         since_start: bool, True when the figure could not be reset and
             covers the whole process lifetime.
@@ -86,13 +88,22 @@ class PeakMemory:
     """
 
     def __init__(self):
+        self.start_mib = None
         self.peak_mib = None
         self.since_start = not (_PROC_STATUS.exists() and _PROC_CLEAR_REFS.exists())
+
+    @property
+    def added_mib(self):
+        """How far the block raised resident memory above its start, or None if unknown."""
+        if self.start_mib is None or self.peak_mib is None:
+            return None
+        return self.peak_mib - self.start_mib
 
     def __enter__(self):
         if not self.since_start:
             try:
                 _PROC_CLEAR_REFS.write_text("5")
+                self.start_mib = _status_kib("VmRSS") / 1024.0
             except OSError:
                 self.since_start = True
         return self

@@ -376,7 +376,7 @@ class AuthorsPipeline:
         top, left = _canvas_offsets(height, width)
         with torch.no_grad():
             start = time.perf_counter()
-            photos = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255
+            photos = torch.from_numpy(np.array(images)).permute(0, 3, 1, 2).float() / 255
             stage1_logits = self._stage1(self._stage1_input(photos))
             theta = self._localizer(functional.softmax(stage1_logits, dim=1))
             parts, _ = helper_funcs.affine_crop(self._canvas(photos), theta_in=theta, map_location=self._device)

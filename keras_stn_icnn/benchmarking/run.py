@@ -216,7 +216,7 @@ def _reference_training(reference, stages, batch_size, repeats):
             step = steps[stage](batch_size)
             with PeakMemory() as memory:
                 timing = time_per_item(step, batch_size, repeats)
-            results.append(TrainingResult(stage, batch_size, timing, memory.peak_mib))
+            results.append(TrainingResult(stage, batch_size, timing, memory.peak_mib, memory.added_mib))
     return results
 
 
@@ -228,6 +228,11 @@ def _authors_ms(report, batch_size):
     if report.reference_latency:
         return None
     return stored_reference.STORED_PARSE_MS_PER_FACE.get(batch_size)
+
+
+def _memory(result):
+    added = f" (+{result.added_mib:.0f})" if result.added_mib is not None else ""
+    return f"{result.peak_mib:.0f}{added}"
 
 
 def format_report(report):
@@ -258,8 +263,10 @@ def format_report(report):
            "pass --reference-dir to measure it here"),
         *(f"  note: {note}" for note in report.reference_notes),
         "",
-        "Per-face latency (median (min-max) over the repeats, after warm-up)",
-        f"| runtime | batch | ms per face | GFLOP/s | x arithmetic limit | peak MiB | vs authors |",
+        "Per-face latency (median (min-max) over the repeats, after warm-up); GFLOP/s = FLOPs / latency; "
+        "latency / limit = how far from the arithmetic limit; peak MiB = the process's peak resident "
+        "memory while timing (+ how far the timed calls raised it)",
+        "| runtime | batch | ms per face | GFLOP/s | latency / limit | peak MiB | vs authors |",
         "|---|---|---|---|---|---|---|",
     ]
     for result in report.latency:
@@ -268,19 +275,19 @@ def format_report(report):
         lines.append(
             f"| {result.runtime} | {result.batch_size} | {result.timing.milliseconds()} | "
             f"{report.flops.total / result.timing.median / 1e9:.0f} | "
-            f"{result.timing.median * 1e3 / limit_ms:.2f} | {result.peak_mib:.0f} | {ratio} |"
+            f"{result.timing.median * 1e3 / limit_ms:.2f} | {_memory(result)} | {ratio} |"
         )
     for result in report.reference_latency:
         lines.append(
             f"| authors (torch) | {result.batch_size} | {result.timing.milliseconds()} | "
             f"{report.flops.total / result.timing.median / 1e9:.0f} | "
-            f"{result.timing.median * 1e3 / limit_ms:.2f} | {result.peak_mib:.0f} | 1.0x |"
+            f"{result.timing.median * 1e3 / limit_ms:.2f} | {_memory(result)} | 1.0x |"
         )
     authors_stages = report.reference_stages or stored_reference.STORED_STAGE_MS_PER_FACE
     scale = 1e3 if report.reference_stages else 1.0
     lines += [
         "",
-        "Where the time goes (batch 1, ms per face; Keras model, cumulative sub-models)",
+        "Where the time goes (batch 1, ms per face; each step of the Keras model timed alone)",
         "| step | this package | authors |",
         "|---|---|---|",
         *(
@@ -302,7 +309,7 @@ def format_report(report):
             authors = authors_training.get(result.stage)
             lines.append(
                 f"| {result.stage} | {result.images_per_second:.1f} | {result.timing.milliseconds()} | "
-                f"{result.peak_mib:.0f} | {f'{authors:.1f}' if authors else '-'} | "
+                f"{_memory(result)} | {f'{authors:.1f}' if authors else '-'} | "
                 f"{f'{result.images_per_second / authors:.1f}x' if authors else '-'} |"
             )
         limit = report.matmul_gflops * 1e9 / (TRAINING_FLOPS_PER_FORWARD * report.flops.total)

@@ -23,12 +23,15 @@ class TrainingResult:
         batch_size: int.
         timing: `Timing`, seconds per image of one optimiser step.
         peak_mib: float, the process's peak resident memory while timing.
+        added_mib: float or None, how far timing raised it above where it
+            started (what the steps themselves needed).
     """
 
     stage: str
     batch_size: int
     timing: object
     peak_mib: float
+    added_mib: float = None
 
     @property
     def images_per_second(self):
@@ -117,5 +120,5 @@ def measure_training(
             arguments = x if isinstance(x, tuple) else (x,)
             with PeakMemory() as memory:
                 timing = time_per_item(lambda: model.train_on_batch(*arguments), batch_size, repeats, warmup)
-            results.append(TrainingResult(stage, batch_size, timing, memory.peak_mib))
+            results.append(TrainingResult(stage, batch_size, timing, memory.peak_mib, memory.added_mib))
     return results
