@@ -24,7 +24,7 @@ from keras_stn_icnn.train.trainer import STN_ICNN_STAGES
 from keras_stn_icnn.visualize import contact_sheet, save_png
 
 EXPORT_SOURCES = ("keras", "pytorch_checkpoint")
-"""What `keras-stn-icnn export` converts: a `.keras` file or an authors' checkpoint."""
+"""What `keras-stn-icnn export` converts and `keras-stn-icnn benchmark` times: a `.keras` file or an authors' checkpoint."""
 
 
 def render_contact_sheet(root, path, split="train", count=12, columns=4):
@@ -64,19 +64,25 @@ def _default_export_name(model):
     return {"STNiCNN": "stn_icnn", "ICNNBaseline": "icnn_baseline"}.get(name, name.lower())
 
 
-def _export(args):
+def _keras_model(args, what_command_does):
+    """The Keras parser of `args.model`: a `.keras` file or an authors' checkpoint, nothing else."""
     loaded = load_parser(args.model, localizer=args.localizer)
     if loaded.kind not in EXPORT_SOURCES:
         raise ValueError(
-            f"{args.model} is a {loaded.kind}; export converts a .keras file or an authors' "
+            f"{args.model} is a {loaded.kind}; {what_command_does} a .keras file or an authors' "
             "PyTorch checkpoint (*.pth.tar)"
         )
+    return loaded.model
+
+
+def _export(args):
+    model = _keras_model(args, "export converts")
     formats = list(FORMATS) if args.format == "all" else [args.format]
-    name = args.name or _default_export_name(loaded.model)
+    name = args.name or _default_export_name(model)
     print(f"exporting {args.model} as {', '.join(formats)} to {args.out} (name {name!r}), "
           "checking each export against the Keras model before putting it in place")
     results = export_model(
-        loaded.model, args.out, formats, name=name, version=args.version, overwrite=args.overwrite
+        model, args.out, formats, name=name, version=args.version, overwrite=args.overwrite
     )
     print(format_results(results))
     print(f"all {len(results)} exports agree with the Keras model")
@@ -120,13 +126,8 @@ def _comma_list(text, allowed=None, convert=str):
 
 
 def _benchmark(args):
-    if args.model:
-        loaded = load_parser(args.model, localizer=args.localizer)
-        if loaded.kind not in EXPORT_SOURCES:
-            raise ValueError(f"{args.model} is a {loaded.kind}; benchmark a .keras file or an authors' *.pth.tar")
-        model = loaded.model
-    else:
-        model = STNiCNN()  # fresh weights: the cost does not depend on them
+    # Without --model, fresh weights: the cost does not depend on them.
+    model = _keras_model(args, "benchmark times") if args.model else STNiCNN()
     photo = Image.open(args.image).convert("RGB") if args.image else Image.fromarray(render_face(11)[0])
     photo = np.asarray(photo.resize((BENCHMARK_PHOTO_SIDE, BENCHMARK_PHOTO_SIDE), Image.BILINEAR))
     reference = None

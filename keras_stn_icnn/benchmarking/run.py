@@ -14,7 +14,15 @@ from keras_stn_icnn.benchmarking.inference_speed import STAGES, measure_latency,
 from keras_stn_icnn.benchmarking.machine import PeakMemory, describe_machine, matmul_gflops
 from keras_stn_icnn.benchmarking.timing import time_per_item
 from keras_stn_icnn.benchmarking.training_speed import TrainingResult, measure_training
-from keras_stn_icnn.export import FORMATS, KerasRunner, LiteRTRunner, OnnxRunner, SavedModelRunner, export_model
+from keras_stn_icnn.export import (
+    FORMATS,
+    KerasRunner,
+    LiteRTRunner,
+    OnnxRunner,
+    SavedModelRunner,
+    export_model,
+    next_version,
+)
 
 RUNTIMES = ("keras", "saved_model", "litert", "litert_dynamic_range", "litert_float16", "onnx")
 """Runtimes the latency table can hold (LiteRT in float32 and its two quantised files)."""
@@ -84,12 +92,10 @@ def export_runners(model, exports, name, runtimes, threads):
         if runtime == "keras":
             runners[runtime] = KerasRunner(model)
         elif runtime == "saved_model":
-            versions = sorted(
-                (path for path in (exports / name).iterdir() if path.name.isdigit()), key=lambda p: int(p.name)
-            ) if (exports / name).is_dir() else []
-            if not versions:
+            latest = next_version(exports / name) - 1
+            if latest < 1:
                 raise FileNotFoundError(f"no SavedModel version folder under {exports / name}")
-            runners[runtime] = SavedModelRunner(versions[-1])
+            runners[runtime] = SavedModelRunner(exports / name / str(latest))
         elif runtime.startswith("litert"):
             suffix = runtime[len("litert"):]
             runners[runtime] = LiteRTRunner(_existing(exports / f"{name}{suffix}.tflite"), canvas, threads)
@@ -164,7 +170,8 @@ def run_benchmark(
     >>> print(format_report(report))  # doctest: +SKIP
     """
     runtimes = list(runtimes)
-    log(f"machine: {describe_machine()}")
+    machine = describe_machine()
+    log(f"machine: {machine}")
     gflops = matmul_gflops()
     log(f"float32 matmul (2048x2048, TensorFlow): {gflops:.0f} GFLOP/s")
     flops = count_flops(lambda x: model(x, training=False)["labels"], [tf.TensorSpec([1, *photo.shape], tf.float32)])
@@ -186,11 +193,11 @@ def run_benchmark(
     reference_latency, reference_stages, reference_training = [], None, []
     if reference is not None:
         log(f"the authors' pipeline (torch {reference.torch_version})")
-        reference_latency = _reference_latency(reference, photo, batch_sizes, repeats)
+        reference_latency = measure_latency({"authors": reference.parse}, photo, batch_sizes, repeats)
         reference_stages = reference.parse_stage_seconds(photo[np.newaxis])
         reference_training = _reference_training(reference, training_stages, training_batch_size, training_repeats)
     return BenchmarkReport(
-        machine=describe_machine(),
+        machine=machine,
         matmul_gflops=gflops,
         flops=flops,
         image_shape=tuple(photo.shape),
@@ -202,10 +209,6 @@ def run_benchmark(
         reference_training=reference_training,
         reference_notes=list(getattr(reference, "notes", [])),
     )
-
-
-def _reference_latency(reference, photo, batch_sizes, repeats):
-    return measure_latency({"authors": reference.parse}, photo, batch_sizes, repeats)
 
 
 def _reference_training(reference, stages, batch_size, repeats):
