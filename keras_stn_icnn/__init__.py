@@ -32,6 +32,7 @@ from keras_stn_icnn.models import (  # noqa: E402
     ICNN,
     FCNLocalizer,
     ICNNBaseline,
+    ICNNParser,
     ResNet18Localizer,
     STNiCNN,
     VGG9Localizer,

@@ -8,5 +8,9 @@ from keras_stn_icnn.layers.crop_transformer import (
 )
 from keras_stn_icnn.layers.interlink import InterlinkBlock, OutputIntegration
 from keras_stn_icnn.layers.label_map import LabelMap
-from keras_stn_icnn.layers.resampling import AlignedBilinearResize, PaddedMaxPooling2D
+from keras_stn_icnn.layers.resampling import (
+    AlignedBilinearResize,
+    AlignedBilinearResizeLike,
+    PaddedMaxPooling2D,
+)
 from keras_stn_icnn.layers.theta import ScaleTranslationTheta

@@ -60,3 +60,35 @@ class AlignedBilinearResize(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "size": self.size}
+
+
+@keras.saving.register_keras_serializable(package="keras_stn_icnn")
+class AlignedBilinearResizeLike(keras.layers.Layer):
+    """Bilinear resize of a map to another tensor's height and width, corners aligned.
+
+    The inverse of `AlignedBilinearResize` for single-pass parsers: logits
+    computed at the working size are brought back to the size of the image
+    they came from, whatever that size is (it may differ per call).
+
+    Args:
+        **kwargs: standard `keras.layers.Layer` arguments.
+
+    Call arguments:
+        maps: float tensor `[B, h, w, C]`, the map to resize.
+        reference: tensor `[B, H, W, ...]` whose `H, W` the output takes.
+
+    Returns:
+        float32 tensor `[B, H, W, C]`.
+
+    Example:
+    >>> AlignedBilinearResizeLike()(keras.ops.zeros([1, 64, 64, 9]),
+    ...                             keras.ops.zeros([1, 300, 200, 3])).shape
+    TensorShape([1, 300, 200, 9])
+    """
+
+    def call(self, maps, reference):
+        size = keras.ops.shape(reference)[1:3]
+        return resize.resize_bilinear_align_corners(maps, (size[0], size[1]))
+
+    def compute_output_shape(self, maps_shape, reference_shape):
+        return (maps_shape[0], reference_shape[1], reference_shape[2], maps_shape[-1])

@@ -1,6 +1,6 @@
 """The model zoo: one sub-package per model family."""
 
-from keras_stn_icnn.models.icnn import ICNN, ICNNBaseline
+from keras_stn_icnn.models.icnn import ICNN, ICNNBaseline, ICNNParser
 from keras_stn_icnn.models.stn_icnn import (
     LOCALIZERS,
     FCNLocalizer,
