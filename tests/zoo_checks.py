@@ -1,0 +1,70 @@
+"""Checks every single-pass zoo parser must pass (issue 7, point 5), shared by its tests.
+
+Each check takes a small instance of the model; the model's own test module
+calls them, so a new zoo entry gets the same checks by calling them too.
+"""
+
+import keras
+import numpy as np
+
+from keras_stn_icnn.export import export_model
+
+
+def random_faces(model, batch=2, size=None, seed=0):
+    """Random uint8 images and label maps at the model's working size (or `size`)."""
+    rng = np.random.default_rng(seed)
+    side = size or model.input_size
+    images = rng.integers(0, 256, (batch, side, side, 3)).astype(np.uint8)
+    labels = rng.integers(0, model.num_classes, (batch, side, side)).astype(np.uint8)
+    return images, labels
+
+
+def check_outputs_follow_the_image(model, height=70, width=50):
+    """Probabilities and labels come back at the image's own size; logits at the working size."""
+    outputs = model(np.zeros((2, height, width, 3), np.float32))
+    classes = model.num_classes
+    assert tuple(outputs["logits"].shape) == (2, model.input_size, model.input_size, classes)
+    assert tuple(outputs["probabilities"].shape) == (2, height, width, classes)
+    assert tuple(outputs["labels"].shape) == (2, height, width)
+    np.testing.assert_allclose(np.sum(outputs["probabilities"], -1), 1.0, atol=1e-5)
+    assert model.parse(np.zeros((height, width, 3), np.uint8)).shape == (height, width)
+
+
+def check_a_training_step_changes_every_trainable_weight(model, learning_rate=1e-2):
+    """One `fit` step on random faces gives a finite loss and moves every trainable weight."""
+    images, labels = random_faces(model)
+    before = [np.array(w) for w in model.trainable_weights]
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate))
+    history = model.fit(images.astype(np.float32), labels, batch_size=2, epochs=1, verbose=0)
+    loss = history.history["loss"][0]
+    assert np.isfinite(loss) and loss > 0, loss
+    unchanged = [
+        w.path for w, old in zip(model.trainable_weights, before) if np.array_equal(np.array(w), old)
+    ]
+    assert not unchanged, f"weights without a gradient: {unchanged}"
+    return loss
+
+
+def check_keras_file_round_trip(model, path):
+    """Saved as `.keras` and loaded back: same class, same config, identical outputs."""
+    images, _ = random_faces(model, batch=1, size=model.input_size + 6)
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert type(loaded) is type(model)
+    assert loaded.get_config() == model.get_config()
+    for key in ("logits", "probabilities", "labels"):
+        np.testing.assert_array_equal(
+            np.array(loaded(images.astype(np.float32))[key]),
+            np.array(model(images.astype(np.float32))[key]),
+            err_msg=key,
+        )
+    return loaded
+
+
+def check_exports(model, out_dir, name):
+    """SavedModel and LiteRT (float32) exports agree with the model (the exporter's own parity check)."""
+    images, _ = random_faces(model, batch=1, size=model.input_size + 6)
+    results = export_model(model, out_dir, ["saved_model", "tflite"], name=name, images=[images])
+    by_kind = {result.kind: result for result in results}
+    assert by_kind["saved_model"].parity.passed and by_kind["tflite"].parity.passed
+    return by_kind
