@@ -1,0 +1,1 @@
+"""Training losses of the zoo models, one family per module."""

@@ -1,0 +1,1 @@
+"""RED-Net: residual encoder-decoder with an adaptive prior (Guo et al., AAAI 2018)."""
