@@ -1,0 +1,180 @@
+"""RNN-G's first stage (Liu et al., BMVC 2017, §3, Fig. 1): a shallow CNN and a spatially variant RNN."""
+
+import keras
+from keras import layers
+
+from keras_stn_icnn.labels import HELEN_CLASS_NAMES
+from keras_stn_icnn.layers.resampling import AlignedBilinearResize
+from keras_stn_icnn.layers.spatial_rnn import SpatialRNN
+from keras_stn_icnn.losses.rnn_g import BoundaryGateLoss
+from keras_stn_icnn.models.dense_parsing import (
+    DEFAULT_CANVAS_SIZE,
+    DenseParsingMixin,
+    checked_class_names,
+    checked_size,
+    dense_inputs,
+    dense_outputs,
+)
+
+LOSS_TERMS = ("coarse", "gate", "final")
+"""The three losses of §3.3: coarse labels, gate (label boundaries), final labels."""
+
+RNN_CHANNELS = 8
+"""Channels of each half of Deconv6's 16-channel map: the labels `X` and the gate `G` (§3.3)."""
+
+
+def _checked_loss_weights(loss_weights):
+    if loss_weights is None:
+        return {term: 1.0 for term in LOSS_TERMS}
+    if not isinstance(loss_weights, dict) or set(loss_weights) != set(LOSS_TERMS):
+        raise ValueError(f"loss_weights must be a dict with keys {LOSS_TERMS}, got {loss_weights!r}")
+    weights = {term: float(loss_weights[term]) for term in LOSS_TERMS}
+    if any(weight < 0 for weight in weights.values()):
+        raise ValueError(f"loss_weights must not be negative, got {loss_weights!r}")
+    return weights
+
+
+@keras.saving.register_keras_serializable(package="keras_stn_icnn")
+class RNNG(DenseParsingMixin, keras.Model):
+    """RNN-G: a shallow CNN whose coarse labels a gated spatial RNN propagates (first stage).
+
+    The network of Fig. 1 and §3.3, at `input_size x input_size`
+    (`s`, 128 in the paper, §4):
+
+    1. Conv1 5x5x16, Pool2 (2x2 max), Conv3 3x3x32, Pool4, Conv5 3x3x32
+       (ReLU) down to `s/4`, and Deconv6 (4x4, stride 2, 16 channels,
+       linear) back to `s/2`. At most 32 channels per layer.
+    2. Deconv6's 16 channels split in two halves of 8: the label
+       representation `X` and the gate representation `G`.
+    3. `X` -> 1x1 conv to `C` channels -> `"coarse_logits"`, and `G` -> 1x1
+       conv to one channel -> `"gate_logits"` (both resized bilinearly to
+       `s`), supervised by the labels and the label boundaries (§3.3).
+    4. `SpatialRNN` (four directions of Eq. 3 in parallel, node-wise max;
+       `g = tanh(G)`, recurrent matrices of spectral norm <= 1) on `X`, `G`,
+       then Deconv7 (4x4, stride 2, `C` channels) up to `s`: `"logits"`.
+
+    The loss (`parsing_loss`) is the weighted sum of the three terms of
+    `loss_terms`: cross-entropy of the coarse logits, `BoundaryGateLoss` of
+    the gate logits (boundary pixels balanced 1:5 with the others, §5.1) and
+    cross-entropy of the final logits. The paper gives no weights; they
+    default to 1 each.
+
+    Deviations from the paper: Fig. 1's kernel sizes other than Conv1's
+    and the deconvolutions' kernels are not in the text; 3x3 convolutions
+    and 4x4 deconvolutions are this implementation's choice. The coarse
+    and gate maps (computed at `s/2`) are compared with the labels after a
+    bilinear resize to `s` rather than at `s/2`. The gate loss uses the
+    expectation of the paper's 1:5 boundary sampling as weights rather than
+    random samples. The recurrent matrices are full `C x C` matrices (the
+    paper's square `w_h`, §3.1), one per direction.
+
+    Args:
+        class_names: tuple of str, the label ids it predicts. Defaults to
+            HELEN's 11 classes (the paper's one-stage HELEN setting, Table 3).
+        input_size: int, side of the working size, a multiple of 4 (two
+            poolings). Defaults to 128 (§4).
+        loss_weights: dict with keys `"coarse"`, `"gate"` and `"final"`, the
+            weights of the three losses, or None for 1 each.
+        canvas_size: int, the largest image side `parse` accepts. Defaults
+            to 1024.
+        **kwargs: standard `keras.Model` arguments.
+
+    Call arguments:
+        images: float or uint8 tensor `[B, H, W, 3]` with values in [0, 255].
+
+    Returns:
+        A dict: `"logits"`, `"coarse_logits"` `[B, s, s, C]`, `"gate_logits"`
+        `[B, s, s, 1]`, `"probabilities"` `[B, H, W, C]` and `"labels"` uint8
+        `[B, H, W]`.
+
+    Example:
+    >>> model = RNNG(input_size=32)
+    >>> model(keras.ops.zeros([1, 300, 200, 3]))["labels"].shape
+    TensorShape([1, 300, 200])
+    >>> model.compile(optimizer="adam")
+    >>> model.fit(np.zeros((2, 32, 32, 3)), np.zeros((2, 32, 32), np.uint8), verbose=0).history["loss"][0] > 0
+    True
+    """
+
+    config_keys = ("class_names", "input_size", "loss_weights", "canvas_size")
+
+    def __init__(
+        self,
+        class_names=HELEN_CLASS_NAMES,
+        input_size=128,
+        loss_weights=None,
+        canvas_size=DEFAULT_CANVAS_SIZE,
+        **kwargs,
+    ):
+        class_names = checked_class_names(class_names)
+        input_size = checked_size(input_size, "input_size", minimum=8, multiple=4)
+        loss_weights = _checked_loss_weights(loss_weights)
+        canvas_size = checked_size(canvas_size, "canvas_size")
+        num_classes = len(class_names)
+
+        # === Layers ===
+        conv1 = layers.Conv2D(16, 5, padding="same", activation="relu", name="conv1")
+        pool2 = layers.MaxPooling2D(2, name="pool2")
+        conv3 = layers.Conv2D(32, 3, padding="same", activation="relu", name="conv3")
+        pool4 = layers.MaxPooling2D(2, name="pool4")
+        conv5 = layers.Conv2D(32, 3, padding="same", activation="relu", name="conv5")
+        deconv6 = layers.Conv2DTranspose(2 * RNN_CHANNELS, 4, strides=2, padding="same", name="deconv6")
+        coarse_classifier = layers.Conv2D(num_classes, 1, name="coarse_classifier")
+        gate_classifier = layers.Conv2D(1, 1, name="gate_classifier")
+        spatial_rnn = SpatialRNN(name="spatial_rnn")
+        deconv7 = layers.Conv2DTranspose(num_classes, 4, strides=2, padding="same", name="deconv7")
+
+        # === Functional model ===
+        images, working = dense_inputs(input_size)
+        features = deconv6(conv5(pool4(conv3(pool2(conv1(working))))))
+        label_features = features[..., :RNN_CHANNELS]
+        gate_features = features[..., RNN_CHANNELS:]
+        coarse_logits = AlignedBilinearResize((input_size, input_size), name="coarse_resize")(
+            coarse_classifier(label_features)
+        )
+        gate_logits = AlignedBilinearResize((input_size, input_size), name="gate_resize")(
+            gate_classifier(gate_features)
+        )
+        logits = deconv7(spatial_rnn(label_features, gate_features))
+        outputs = dense_outputs(
+            logits, images, coarse_logits=coarse_logits, gate_logits=gate_logits
+        )
+        super().__init__(inputs=images, outputs=outputs, **kwargs)
+
+        # === Config ===
+        self.class_names = class_names
+        self.input_size = input_size
+        self.loss_weights = loss_weights
+        self.canvas_size = canvas_size
+        self._parse_function = None
+        self._cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        self._gate_loss = BoundaryGateLoss()
+
+    def loss_terms(self, labels, outputs):
+        """The three unweighted losses of §3.3.
+
+        Args:
+            labels: int32 `[B, input_size, input_size]`.
+            outputs: the model's output dict.
+
+        Returns:
+            dict `"coarse"`, `"gate"`, `"final"` -> scalar loss.
+        """
+        return {
+            "coarse": self._cross_entropy(labels, outputs["coarse_logits"]),
+            "gate": self._gate_loss(labels, outputs["gate_logits"]),
+            "final": self._cross_entropy(labels, outputs["logits"]),
+        }
+
+    def parsing_loss(self, labels, outputs):
+        """The `loss_weights`-weighted sum of `loss_terms`.
+
+        Args:
+            labels: int32 `[B, input_size, input_size]`.
+            outputs: the model's output dict.
+
+        Returns:
+            scalar loss.
+        """
+        terms = self.loss_terms(labels, outputs)
+        return sum(self.loss_weights[term] * terms[term] for term in LOSS_TERMS)

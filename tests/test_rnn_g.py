@@ -1,0 +1,280 @@
+"""RNN-G: the gate loss, the first-stage model (zoo checks, three losses) and the two-stage crop/merge rules."""
+
+import doctest
+import importlib
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import zoo_checks
+from keras_stn_icnn.labels import HELEN_CLASS_NAMES
+from keras_stn_icnn.losses.rnn_g import BoundaryGateLoss, label_boundaries
+from keras_stn_icnn.models.rnn_g.component_networks import (
+    COMPONENTS,
+    RNNGTwoStage,
+    component_thetas,
+    crop_components,
+    merge_components,
+    paste_box,
+)
+from keras_stn_icnn.models.rnn_g.rnn_g import RNNG
+from keras_stn_icnn.ops.grid_sample import paste
+
+LABELS_4X4 = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 2, 2], [2, 2, 2, 2]])
+BOUNDARIES_4X4 = np.array([[0, 1, 1, 0], [1, 1, 1, 1], [1, 1, 1, 1], [0, 0, 0, 0]])  # by hand
+
+
+def softplus(z):
+    return np.log1p(np.exp(z))
+
+
+# --- Gate loss -------------------------------------------------------------------------------
+
+
+def test_label_boundaries_by_hand():
+    assert np.array_equal(label_boundaries(LABELS_4X4[None])[0], BOUNDARIES_4X4)
+    assert not np.any(label_boundaries(np.full((1, 3, 3), 4)))
+
+
+def test_gate_loss_balances_boundaries_one_to_five():
+    logits = (np.arange(16).reshape(4, 4) / 4.0 - 2.0).astype(np.float32)
+    labels = np.stack([LABELS_4X4, np.zeros((4, 4), int)])
+    target = 1.0 - BOUNDARIES_4X4  # gate 0 on boundaries, 1 elsewhere
+    pixel = softplus(logits) - target * logits  # sigmoid cross-entropy
+    boundary = BOUNDARIES_4X4 == 1
+    first = (pixel[boundary].mean() + 5.0 * pixel[~boundary].mean()) / 6.0
+    second = (softplus(logits) - logits).mean()  # one label: no boundary, every target 1
+    actual = BoundaryGateLoss()(labels, np.stack([logits, logits])[..., None])
+    assert float(actual) == pytest.approx((first + second) / 2.0, rel=1e-5)
+
+
+def test_gate_loss_ratio_and_serialization():
+    logits = np.random.default_rng(0).normal(size=(1, 4, 4, 1)).astype(np.float32)
+    pixel = softplus(logits[0, ..., 0]) - (1.0 - BOUNDARIES_4X4) * logits[0, ..., 0]
+    boundary = BOUNDARIES_4X4 == 1
+    loss = BoundaryGateLoss(negative_ratio=1.0)
+    expected = (pixel[boundary].mean() + pixel[~boundary].mean()) / 2.0
+    assert float(loss(LABELS_4X4[None], logits)) == pytest.approx(expected, rel=1e-5)
+    restored = keras.losses.deserialize(keras.losses.serialize(loss))
+    assert type(restored) is BoundaryGateLoss and restored.negative_ratio == 1.0
+    with pytest.raises(ValueError, match="negative_ratio"):
+        BoundaryGateLoss(negative_ratio=0)
+
+
+def test_gate_loss_has_gradients():
+    logits = tf.Variable(np.zeros((1, 4, 4, 1), np.float32))
+    with tf.GradientTape() as tape:
+        loss = BoundaryGateLoss()(LABELS_4X4[None], logits)
+    assert np.all(np.asarray(tape.gradient(loss, logits)) != 0)
+
+
+# --- First stage -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def model():
+    return RNNG(input_size=32, canvas_size=256)
+
+
+def test_outputs_follow_the_image(model):
+    zoo_checks.check_outputs_follow_the_image(model)
+    outputs = model(np.zeros((1, 50, 40, 3), np.float32))
+    assert tuple(outputs["coarse_logits"].shape) == (1, 32, 32, len(HELEN_CLASS_NAMES))
+    assert tuple(outputs["gate_logits"].shape) == (1, 32, 32, 1)
+
+
+def test_a_training_step_moves_every_weight():
+    zoo_checks.check_a_training_step_changes_every_trainable_weight(RNNG(input_size=16))
+
+
+def test_keras_file_round_trip(model, tmp_path):
+    zoo_checks.check_keras_file_round_trip(model, tmp_path / "rnn_g.keras")
+
+
+def test_exports(model, tmp_path):
+    zoo_checks.check_exports(model, tmp_path, "rnn_g")
+
+
+def test_total_loss_is_the_weighted_sum_of_the_three_terms():
+    weights = {"coarse": 0.5, "gate": 2.0, "final": 1.5}
+    model = RNNG(input_size=16, loss_weights=weights)
+    images, labels = zoo_checks.random_faces(model, seed=3)
+    outputs = model(images.astype(np.float32))
+    terms = model.loss_terms(labels.astype(np.int32), outputs)
+    expected = sum(weights[name] * float(terms[name]) for name in ("coarse", "gate", "final"))
+    assert float(model.compute_loss(y=labels, y_pred=outputs)) == pytest.approx(expected, rel=1e-5)
+    assert float(terms["gate"]) == pytest.approx(
+        float(BoundaryGateLoss()(labels, outputs["gate_logits"])), rel=1e-6
+    )
+    logits = np.array(outputs["logits"], np.float64)
+    log_probabilities = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    cross_entropy = -np.take_along_axis(log_probabilities, labels[..., None].astype(int), -1).mean()
+    assert float(terms["final"]) == pytest.approx(cross_entropy, rel=1e-5)
+
+
+def test_the_rnn_splits_deconv6_into_labels_and_gates(model):
+    assert model.get_layer("deconv6").filters == 16
+    assert max(layer.filters for layer in model.layers if hasattr(layer, "filters")) <= 32
+    assert model.get_layer("spatial_rnn").kernels[0].shape == (8, 8)
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"input_size": 30}, "input_size"),
+        ({"class_names": ("background",)}, "class_names"),
+        ({"loss_weights": {"coarse": 1.0}}, "loss_weights"),
+        ({"loss_weights": {"coarse": -1.0, "gate": 1.0, "final": 1.0}}, "loss_weights"),
+        ({"canvas_size": 0}, "canvas_size"),
+    ],
+)
+def test_bad_arguments_are_refused(arguments, message):
+    with pytest.raises(ValueError, match=message):
+        RNNG(**arguments)
+
+
+def test_defaults_are_the_papers_helen_setting():
+    config = RNNG().get_config()
+    assert config["class_names"] == HELEN_CLASS_NAMES and config["input_size"] == 128
+    assert config["loss_weights"] == {"coarse": 1.0, "gate": 1.0, "final": 1.0}
+
+
+# --- Second stage: crop and merge rules ------------------------------------------------------
+
+
+def one_hot_map(label_map):
+    return tf.one_hot(np.asarray(label_map)[None], len(HELEN_CLASS_NAMES))
+
+
+def expected_theta(centre, box, size):
+    (cy, cx), (height, width) = centre, box
+    return np.array(
+        [[width / (size - 1), 0, -1 + 2 * cx / (size - 1)], [0, height / (size - 1), -1 + 2 * cy / (size - 1)]]
+    )
+
+
+def test_component_boxes_follow_centroid_extent_margin_and_aspect():
+    label_map = np.zeros((64, 64), int)
+    label_map[10:20, 20:30] = HELEN_CLASS_NAMES.index("nose")  # 10 x 10
+    label_map[40:44, 16:48] = HELEN_CLASS_NAMES.index("upper_lip")  # 4 x 32
+    thetas = np.asarray(component_thetas(one_hot_map(label_map), (64, 64), margin=0.2))[0]
+    nose_side = np.sqrt(12 * (10**2 - 1) / 12) * 1.2  # variance of 10 consecutive pixels
+    np.testing.assert_allclose(thetas[2], expected_theta((14.5, 24.5), (nose_side, nose_side), 64), rtol=1e-5)
+    mouth_width = np.sqrt(12 * (32**2 - 1) / 12) * 1.2  # 32 wide; 4 high is enlarged to 32:64
+    np.testing.assert_allclose(
+        thetas[3], expected_theta((41.5, 31.5), (mouth_width / 2, mouth_width), 64), rtol=1e-5
+    )
+    # Absent eyes: image centre, minimum height 64 / 16, square.
+    np.testing.assert_allclose(thetas[0], expected_theta((31.5, 31.5), (4, 4), 64), rtol=1e-5)
+    # A 32 x 32 map of a 127 x 127 image: positions scale with corners aligned, x -> x * 126 / 31.
+    half = np.asarray(component_thetas(one_hot_map(label_map[::2, ::2]), (127, 127)))[0]
+    centre_x = 12.0 * 126 / 31  # the nose is map columns 10..14
+    assert half[2, 0, 2] == pytest.approx(-1 + 2 * centre_x / 126, rel=1e-5)
+
+
+def test_crops_cover_the_box_and_mirror_the_right_eye():
+    rows, cols = np.meshgrid(np.arange(64.0), np.arange(64.0), indexing="ij")
+    ramp = np.stack([rows, cols, np.zeros_like(rows)], -1)[None].astype(np.float32)
+    label_map = np.zeros((64, 64), int)
+    label_map[10:20, 20:30] = HELEN_CLASS_NAMES.index("nose")
+    label_map[10:20, 40:50] = HELEN_CLASS_NAMES.index("right_eye")
+    thetas = component_thetas(one_hot_map(label_map), (64, 64))
+    crops = [np.asarray(c)[0] for c in crop_components(ramp, thetas)]
+    assert [c.shape[:2] for c in crops] == [c.input_size for c in COMPONENTS]
+    half = np.sqrt(99.0) * 1.2 / 2
+    np.testing.assert_allclose(crops[2][0, 0, :2], [14.5 - half, 24.5 - half], atol=1e-3)
+    np.testing.assert_allclose(crops[2][-1, -1, :2], [14.5 + half, 24.5 + half], atol=1e-3)
+    np.testing.assert_allclose(crops[1][0, 0, :2], [14.5 - half, 44.5 + half], atol=1e-3)  # mirrored
+
+
+def test_paste_box_equals_the_general_bilinear_paste():
+    rng = np.random.default_rng(4)
+    patches = rng.normal(size=(2, 8, 12, 3)).astype(np.float32)
+    theta = np.array([[[0.4, 0, 0.1], [0, 0.3, -0.2]], [[0.7, 0, -0.3], [0, 0.5, 0.25]]], np.float32)
+    expected = paste(patches[:, None], theta[:, None], (30, 20), mode="bilinear")[:, 0]
+    np.testing.assert_allclose(paste_box(patches, theta, (30, 20)), expected, atol=1e-4)
+
+
+def test_merge_rule():
+    rng = np.random.default_rng(5)
+    logits = rng.normal(size=(1, 64, 64, 11))
+    first = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    nose = rng.dirichlet([1, 1], size=(1, 64, 64))
+    component_maps = [
+        np.eye(1 + len(c.classes))[np.zeros((1, *c.input_size), int)] for c in COMPONENTS
+    ]  # every network says "other" everywhere ...
+    component_maps[2] = nose  # ... except the nose network
+    thetas = np.tile(np.eye(2, 3), (1, 4, 1, 1))  # the nose box is the whole 64 x 64 image
+    merged = np.asarray(
+        merge_components(first.astype(np.float32), thetas.astype(np.float32),
+                         [m.astype(np.float32) for m in component_maps])
+    )
+    # Pasted into the 64 x 64 image, "other" maps stay "other" (and so does everything outside a box).
+    pasted = [np.broadcast_to(m[:, :1, :1], (1, 64, 64, m.shape[-1])) for m in component_maps]
+    pasted[2] = nose
+    expected = first.copy()
+    for component, q in zip(COMPONENTS, pasted):
+        ids = [HELEN_CLASS_NAMES.index(name) for name in component.classes]
+        rest = np.delete(np.arange(11), ids)
+        expected[..., rest] = q[..., :1] * expected[..., rest] / expected[..., rest].sum(-1, keepdims=True)
+        expected[..., ids] = q[..., 1:]
+    np.testing.assert_allclose(merged, expected, atol=1e-5)
+    np.testing.assert_allclose(merged.sum(-1), 1.0, atol=1e-5)
+
+
+# --- Second stage: the model -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_stage():
+    return RNNGTwoStage(input_size=16, component_filters=(4, 8), canvas_size=256)
+
+
+def test_two_stage_outputs_follow_the_image(two_stage):
+    zoo_checks.check_outputs_follow_the_image(two_stage)
+    outputs = two_stage(np.zeros((1, 90, 70, 3), np.float32))
+    assert tuple(outputs["component_thetas"].shape) == (1, 4, 2, 3)
+    assert tuple(outputs["component_logits"]["mouth"].shape) == (1, 32, 64, 4)
+
+
+def test_two_stage_training_step_moves_every_weight():
+    model = RNNGTwoStage(input_size=16, component_filters=(4, 8))
+    zoo_checks.check_a_training_step_changes_every_trainable_weight(model)
+
+
+def test_two_stage_keras_file_round_trip(two_stage, tmp_path):
+    zoo_checks.check_keras_file_round_trip(two_stage, tmp_path / "rnn_g_two_stage.keras")
+
+
+@pytest.mark.slow
+def test_two_stage_exports(tmp_path):
+    model = RNNGTwoStage(input_size=16, component_filters=(4, 8), canvas_size=256)
+    for name in ("eye_network", "nose_network", "mouth_network"):
+        layer = model.get_layer(name).get_layer("deconv2")  # decisive outputs: no near-ties to flip
+        layer.kernel.assign(10.0 * layer.kernel)
+    zoo_checks.check_exports(model, tmp_path, "rnn_g_two_stage")
+
+
+def test_two_stage_refuses_bad_arguments():
+    with pytest.raises(ValueError, match="component_filters"):
+        RNNGTwoStage(input_size=16, component_filters=(4,))
+    with pytest.raises(ValueError, match="margin"):
+        RNNGTwoStage(input_size=16, margin=-0.1)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "keras_stn_icnn.ops.spatial_rnn",
+        "keras_stn_icnn.layers.spatial_rnn",
+        "keras_stn_icnn.losses.rnn_g",
+        "keras_stn_icnn.models.rnn_g.rnn_g",
+        "keras_stn_icnn.models.rnn_g.component_networks",
+    ],
+)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    results = doctest.testmod(module, extraglobs={"np": np, "tf": tf, "keras": keras})
+    assert results.attempted > 0 and results.failed == 0
