@@ -1,1 +1,3 @@
 """RED-Net: residual encoder-decoder with an adaptive prior (Guo et al., AAAI 2018)."""
+
+from keras_stn_icnn.models.red_net.red_net import RedNet
