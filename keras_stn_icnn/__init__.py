@@ -27,13 +27,18 @@ from keras_stn_icnn.layers import (  # noqa: E402
     InverseCropTransformer,
     OutputIntegration,
     PartAssembly,
+    SpatialRNN,
 )
 from keras_stn_icnn.models import (  # noqa: E402
+    BASS,
     ICNN,
     FCNLocalizer,
     ICNNBaseline,
     ICNNParser,
+    RedNet,
     ResNet18Localizer,
+    RNNG,
+    RNNGTwoStage,
     STNiCNN,
     VGG9Localizer,
 )

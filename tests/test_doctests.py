@@ -3,6 +3,7 @@
 import doctest
 import importlib
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -38,12 +39,26 @@ MODULES = [
     "keras_stn_icnn.benchmarking.flops",
     "keras_stn_icnn.benchmarking.training_speed",
     "keras_stn_icnn.cli",
+    "keras_stn_icnn.models.dense_parsing",
+    "keras_stn_icnn.models.zoo",
+    "keras_stn_icnn.train.dense_trainer",
+    "keras_stn_icnn.ops.label_boundaries",
+    "keras_stn_icnn.ops.adaptive_prior",
+    "keras_stn_icnn.ops.spatial_rnn",
+    "keras_stn_icnn.losses.boundary_attention",
+    "keras_stn_icnn.losses.rnn_g",
+    "keras_stn_icnn.layers.max_unpooling",
+    "keras_stn_icnn.layers.red_net_units",
+    "keras_stn_icnn.layers.adaptive_prior",
+    "keras_stn_icnn.layers.spatial_rnn",
+    "keras_stn_icnn.models.bass.pyramid_pooling",
+    "keras_stn_icnn.models.icnn.icnn_parser",
 ]
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
     module = importlib.import_module(name)
-    results = doctest.testmod(module, extraglobs={"np": np, "tf": tf}, optionflags=doctest.ELLIPSIS)
+    results = doctest.testmod(module, extraglobs={"np": np, "tf": tf, "keras": keras}, optionflags=doctest.ELLIPSIS)
     assert results.attempted > 0
     assert results.failed == 0

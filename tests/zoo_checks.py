@@ -68,3 +68,14 @@ def check_exports(model, out_dir, name):
     by_kind = {result.kind: result for result in results}
     assert by_kind["saved_model"].parity.passed and by_kind["tflite"].parity.passed
     return by_kind
+
+
+TINY_ZOO_ARGUMENTS = {
+    "icnn": dict(input_size=32, filters=(4, 4, 4, 4)),
+    "rnn_g": dict(input_size=16),
+    "rnn_g_two_stage": dict(input_size=16, component_filters=(4, 8)),
+    "bass": dict(input_size=32, depths=(1, 1, 1, 1), base_filters=4),
+    "red_net": dict(input_size=32, encoder_filters=(16, 16), blocks_per_unit=1, num_exemplars=2, bank_size=8,
+                    pca_components=3),
+}
+"""Small instances of every single-pass zoo model (`models.zoo.SINGLE_PASS_MODELS`), for tests that build them all."""

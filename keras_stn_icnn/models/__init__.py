@@ -1,6 +1,9 @@
 """The model zoo: one sub-package per model family."""
 
+from keras_stn_icnn.models.bass import BASS, ResNetBackbone
 from keras_stn_icnn.models.icnn import ICNN, ICNNBaseline, ICNNParser
+from keras_stn_icnn.models.red_net import RedNet
+from keras_stn_icnn.models.rnn_g import RNNG, RNNGTwoStage
 from keras_stn_icnn.models.stn_icnn import (
     LOCALIZERS,
     FCNLocalizer,

@@ -7,6 +7,8 @@
 - `EpochCheckpoint` writes the parser's weights after every epoch, to a
   temporary file renamed into place, so a checkpoint is whole or absent.
 - `Throughput` adds each epoch's training images per second to the logs.
+- `TimeBudget` ends training once a wall-clock budget is spent (to compare
+  models trained for the same time).
 - `keras.callbacks.CSVLogger` (appending, so a resumed run continues the
   same file) and `keras.callbacks.TensorBoard`.
 """
@@ -109,6 +111,47 @@ class Throughput(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None and self._start is not None:
             logs["images_per_second"] = self._steps * self.batch_size / (time.perf_counter() - self._start)
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training after the batch that spends a wall-clock budget.
+
+    The epoch that batch belongs to ends there (its logs, checkpoint and
+    backup are written as for any epoch), and `fit` returns.
+
+    Args:
+        seconds: float > 0, the training time allowed, counted from the
+            start of `fit`.
+
+    Attributes:
+        elapsed: float, seconds trained when `fit` returned.
+        exhausted: bool, whether the budget stopped training.
+
+    Example:
+    >>> model.fit(data, epochs=100, callbacks=[TimeBudget(300)])  # doctest: +SKIP
+    """
+
+    def __init__(self, seconds):
+        super().__init__()
+        if not float(seconds) > 0:
+            raise ValueError(f"seconds must be a positive number, got {seconds!r}")
+        self.seconds = float(seconds)
+        self.elapsed = 0.0
+        self.exhausted = False
+        self._start = None
+
+    def on_train_begin(self, logs=None):
+        self._start = time.perf_counter()
+        self.exhausted = False
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.elapsed = time.perf_counter() - self._start
+        if self.elapsed >= self.seconds:
+            self.exhausted = True
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        self.elapsed = time.perf_counter() - self._start
 
 
 def stage_callbacks(stage_dir, parser, *, batch_size, chief=True, worker="local"):

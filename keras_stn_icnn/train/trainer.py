@@ -37,7 +37,13 @@ from keras_stn_icnn.metrics import FaceParsingF1
 from keras_stn_icnn.models import STNiCNN
 from keras_stn_icnn.models.parsing import PART_NAMES
 from keras_stn_icnn.train import stage_models
-from keras_stn_icnn.train.callbacks import atomic_save_weights, backed_up_epochs, backup_dir, stage_callbacks
+from keras_stn_icnn.train.callbacks import (
+    TimeBudget,
+    atomic_save_weights,
+    backed_up_epochs,
+    backup_dir,
+    stage_callbacks,
+)
 from keras_stn_icnn.train.custom_loop import fit_with_custom_loop, needs_custom_loop
 from keras_stn_icnn.train.optimizers import ADAM_EPSILON, GroupedAdam, halving_schedule
 from keras_stn_icnn.train.strategy import (
@@ -69,6 +75,9 @@ class StageTrainer:
         strategy: a `tf.distribute.Strategy`, or None for
             `train.strategy.distribution_strategy()`.
         verbose: Keras `fit` verbosity (`"auto"`: progress bars).
+        stage_seconds: dict stage name -> seconds, or None: stop a stage
+            once it has trained that long (`callbacks.TimeBudget`), to
+            compare parsers trained for the same time.
         jit_compile: bool or `"auto"`, XLA for the training steps. None
             (the default) turns it on only when a GPU is visible: on CPUs
             XLA compiles for minutes and steps no faster. Across workers
@@ -81,7 +90,7 @@ class StageTrainer:
     """
 
     def __init__(self, run_dir, recipe, *, localizer="resnet18", canvas_size=1024, seed=0, strategy=None,
-                 verbose="auto", jit_compile=None):
+                 verbose="auto", jit_compile=None, stage_seconds=None):
         self.run_dir = Path(run_dir)
         self.recipe = recipe
         self.canvas_size = int(canvas_size)
@@ -93,6 +102,10 @@ class StageTrainer:
         if jit_compile is None:
             jit_compile = "auto" if tf.config.list_logical_devices("GPU") else False
         self.jit_compile = jit_compile
+        unknown = sorted(set(stage_seconds or {}) - set(STN_ICNN_STAGES))
+        if unknown:
+            raise ValueError(f"stage_seconds names unknown stage(s) {unknown}; the stages are {STN_ICNN_STAGES}")
+        self.stage_seconds = dict(stage_seconds or {})
         for settings in (recipe.stage1, recipe.localizer, recipe.parts, recipe.joint):
             check_global_batch_size(settings.batch_size, self.strategy)
         keras.utils.set_random_seed(self.seed)
@@ -154,6 +167,8 @@ class StageTrainer:
         callbacks = stage_callbacks(
             stage_dir, self.parser, batch_size=settings.batch_size, chief=self.chief, worker=self.worker
         )
+        if stage in self.stage_seconds:
+            callbacks.append(TimeBudget(self.stage_seconds[stage]))
         if needs_custom_loop(self.strategy):
             fit = functools.partial(fit_with_custom_loop, model, initial_epoch=min(done_epochs, settings.epochs))
         else:

@@ -1,0 +1,213 @@
+"""Every zoo model trained on the same synthetic split for the same time, then scored side by side.
+
+Each model gets the same wall-clock training budget on this machine, the
+same training faces with the same augmentation, and the same test faces:
+
+- a single-pass parser (`models.zoo.SINGLE_PASS_MODELS`) trains in one
+  stage (`DenseTrainer`) until the budget is spent;
+- STN-iCNN trains its four stages (`StageTrainer`, the main job's
+  `SYNTHETIC_RECIPE`), the budget split between them as the main job's own
+  run splits its time (`TWO_STAGE_SHARES`). The iCNN baseline and STN-iCNN*
+  (after pre-training) are the same run stopped earlier, scored before the
+  end-to-end stage, so their budget is the part of it they used.
+
+For every model the comparison reports the paper's F1 groups on the test
+faces, the parameters, the FLOPs of one 512x512 face counted from its graph,
+and its median latency per face on this CPU.
+"""
+
+import dataclasses
+import functools
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from keras_stn_icnn.benchmarking.flops import count_flops
+from keras_stn_icnn.benchmarking.timing import time_per_item
+from keras_stn_icnn.evaluation import evaluate_parser
+from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
+from keras_stn_icnn.metrics import PAPER_F1_GROUPS
+from keras_stn_icnn.models import ICNNBaseline
+from keras_stn_icnn.models.zoo import SINGLE_PASS_MODELS, single_pass_model
+from keras_stn_icnn.train import SYNTHETIC_RECIPE, STN_ICNN_STAGES, StageTrainer
+from keras_stn_icnn.train.dense_trainer import DenseSchedule, DenseTrainer
+
+TWO_STAGE_SHARES = {"stage1": 0.50, "localizer": 0.10, "parts": 0.18, "joint": 0.22}
+"""Share of a two-stage run's budget per stage: the main job's measured stage times
+(stage 1 387 s, localizer 77 s, parts 138 s, end to end 174 s of 776 s, rounded)."""
+
+COST_FACE_SIZE = 512
+"""Side of the face the FLOPs and latency are measured on (HELEN's faces are about this size)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ComparisonRow:
+    """One zoo model's line of the comparison.
+
+    Args:
+        name: str, the model's name in the table.
+        training_seconds: float, the wall time it trained.
+        evaluation: `evaluation.EvaluationResult` on the test faces.
+        parameters: int.
+        gflop_per_face: float, FLOPs of one 512x512 face / 1e9.
+        milliseconds_per_face: float, median latency of `parse` on one face.
+    """
+
+    name: str
+    training_seconds: float
+    evaluation: object
+    parameters: int
+    gflop_per_face: float
+    milliseconds_per_face: float
+
+
+def measure_row(name, model, training_seconds, test_dataset, repeats=5):
+    """Scores and costs one trained parser.
+
+    Args:
+        name: str.
+        model: a parser with `parse` and a dict output with `"labels"`.
+        training_seconds: float.
+        test_dataset: `tf.data.Dataset` of `{"image", "label"}` (STN-iCNN ids).
+        repeats: int, timed calls for the latency.
+
+    Returns:
+        A `ComparisonRow`.
+
+    Example:
+    >>> row = measure_row("iCNN", model, 240.0, reader.dataset("test"))  # doctest: +SKIP
+    """
+    evaluation = evaluate_parser(model.parse, test_dataset, progress=False)
+    face = np.zeros((COST_FACE_SIZE, COST_FACE_SIZE, 3), np.uint8)
+    flops = count_flops(
+        lambda images: model(images, training=False)["labels"],
+        [tf.TensorSpec([1, COST_FACE_SIZE, COST_FACE_SIZE, 3], tf.float32)],
+    )
+    latency = time_per_item(lambda: model.parse(face), repeats=repeats)
+    return ComparisonRow(
+        name, float(training_seconds), evaluation, int(model.count_params()), flops.gflop, latency.median * 1e3
+    )
+
+
+def train_single_pass(name, train_dataset, run_dir, seconds, *, input_size=256, batch_size=8,
+                      learning_rate=1e-3, seed=0, verbose="auto"):
+    """Trains one single-pass zoo parser on STN-iCNN's classes for `seconds`.
+
+    Args:
+        name: str, a key of `models.zoo.SINGLE_PASS_MODELS`.
+        train_dataset: `tf.data.Dataset` of `{"image", "label"}` (STN-iCNN ids).
+        run_dir: path-like, the run's folder.
+        seconds: float, the training budget.
+        input_size: int, the working size.
+        batch_size: int.
+        learning_rate: float, Adam's initial rate (halved every 5 epochs).
+        seed: int.
+        verbose: Keras `fit` verbosity.
+
+    Returns:
+        `(model, training seconds)`.
+    """
+    trainer = DenseTrainer(
+        run_dir,
+        functools.partial(single_pass_model, name, class_names=STN_ICNN_CLASS_NAMES, input_size=input_size),
+        DenseSchedule(epochs=1000, batch_size=batch_size, learning_rate=learning_rate, time_budget_seconds=seconds),
+        seed=seed,
+        verbose=verbose,
+    )
+    model = trainer.train(train_dataset)
+    return model, trainer.training_seconds
+
+
+def compare_zoo(train_dataset, test_dataset, run_dir, seconds, *, single_pass=tuple(SINGLE_PASS_MODELS),
+                two_stage=True, input_size=256, seed=0, verbose="auto", progress=print):
+    """Trains every zoo model for `seconds` and measures it.
+
+    Args:
+        train_dataset: `tf.data.Dataset` of `{"image", "label"}` (STN-iCNN ids), the training faces.
+        test_dataset: the same for the test faces.
+        run_dir: path-like; each model trains in `<run_dir>/<name>/`.
+        seconds: float, every model's training budget.
+        single_pass: names of `SINGLE_PASS_MODELS` to train.
+        two_stage: bool, also train STN-iCNN (giving the iCNN baseline,
+            STN-iCNN* and STN-iCNN rows).
+        input_size: int, the single-pass parsers' working size.
+        seed: int.
+        verbose: Keras `fit` verbosity.
+        progress: callable taking a line of text, or None.
+
+    Returns:
+        list of `ComparisonRow`.
+
+    Example:
+    >>> rows = compare_zoo(reader.dataset("train"), test.dataset("test"), "runs/zoo", 240)  # doctest: +SKIP
+    >>> print(format_comparison(rows))  # doctest: +SKIP
+    """
+    report = progress or (lambda line: None)
+    rows = []
+    if two_stage:
+        rows += _train_two_stage(train_dataset, test_dataset, f"{run_dir}/stn_icnn", seconds, seed, verbose, report)
+    for name in single_pass:
+        report(f"[zoo] training {name} for {seconds:.0f} s")
+        model, trained = train_single_pass(
+            name, train_dataset, f"{run_dir}/{name}", seconds, input_size=input_size, seed=seed, verbose=verbose
+        )
+        rows.append(measure_row(name, model, trained, test_dataset))
+    return rows
+
+
+def _train_two_stage(train_dataset, test_dataset, run_dir, seconds, seed, verbose, report):
+    trainer = StageTrainer(
+        run_dir,
+        SYNTHETIC_RECIPE,
+        seed=seed,
+        verbose=verbose,
+        stage_seconds={stage: seconds * share for stage, share in TWO_STAGE_SHARES.items()},
+    )
+    spent = {}
+    rows = []
+    for stage in STN_ICNN_STAGES:
+        report(f"[zoo] STN-iCNN stage {stage} for at most {seconds * TWO_STAGE_SHARES[stage]:.0f} s")
+        start = time.perf_counter()
+        trainer.run_stage(stage, train_dataset)
+        spent[stage] = time.perf_counter() - start
+        if stage == "parts":
+            baseline = ICNNBaseline.from_stn_icnn(trainer.parser)
+            rows.append(measure_row("icnn_baseline", baseline, spent["stage1"] + spent["parts"], test_dataset))
+            rows.append(measure_row("stn_icnn*", trainer.parser, sum(spent.values()), test_dataset))
+    rows.append(measure_row("stn_icnn", trainer.parser, sum(spent.values()), test_dataset))
+    return rows
+
+
+def format_comparison(rows):
+    """The comparison as a Markdown table: F1 per paper group, parameters, GFLOP and ms per face.
+
+    Args:
+        rows: list of `ComparisonRow`.
+
+    Returns:
+        str.
+
+    Example:
+    >>> print(format_comparison(rows))  # doctest: +SKIP
+    """
+    groups = list(PAPER_F1_GROUPS)
+    header = ["model", "train min", *groups, "params (M)", "GFLOP/face", "ms/face"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        scores = [f"{row.evaluation.scores[group]:.3f}" for group in groups]
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    row.name,
+                    f"{row.training_seconds / 60:.1f}",
+                    *scores,
+                    f"{row.parameters / 1e6:.2f}",
+                    f"{row.gflop_per_face:.2f}",
+                    f"{row.milliseconds_per_face:.0f}",
+                ]
+            )
+            + " |"
+        )
+    return "\n".join(lines)

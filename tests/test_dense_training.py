@@ -1,0 +1,162 @@
+"""Training single-pass zoo parsers: the working-size pipeline, the trainer, time budgets, two replicas, the comparison."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from fake_datasets import write_helen
+from keras_stn_icnn.benchmarking.zoo_comparison import compare_zoo, format_comparison, measure_row
+from keras_stn_icnn.data import HelenReader
+from keras_stn_icnn.data.pipeline import dense_training_pipeline
+from keras_stn_icnn.evaluation import evaluate_parser
+from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
+from keras_stn_icnn.metrics import PAPER_F1_GROUPS
+from keras_stn_icnn.models.icnn import ICNNParser
+from keras_stn_icnn.models.zoo import SINGLE_PASS_MODELS, single_pass_model
+from keras_stn_icnn.ops import resize
+from keras_stn_icnn.train import HELEN_RECIPE, StageTrainer
+from keras_stn_icnn.train.callbacks import TimeBudget
+from keras_stn_icnn.train.dense_trainer import DenseSchedule, DenseTrainer
+
+ROOT = Path(__file__).resolve().parents[1]
+SPLITS = {"exemplars.txt": list("abcd"), "tuning.txt": ["e"], "testing.txt": ["f", "g"]}
+
+
+@pytest.fixture(scope="module")
+def reader(tmp_path_factory):
+    root = tmp_path_factory.mktemp("helen")
+    write_helen(root, SPLITS, shape=(40, 30))
+    return HelenReader(root, schema="stn_icnn")
+
+
+def small_parser():
+    return ICNNParser(class_names=STN_ICNN_CLASS_NAMES, input_size=32, filters=(4, 4, 4, 4))
+
+
+def test_pipeline_gives_views_at_the_working_size(reader):
+    batches = dense_training_pipeline(reader.dataset("train"), batch_size=2, input_size=32, augmentation=None)
+    assert batches.steps_per_epoch == 2 and batches.num_examples == 4
+    images, labels = next(iter(batches.dataset))
+    assert images.shape == (2, 32, 32, 3) and images.dtype == tf.float32
+    assert labels.shape == (2, 32, 32) and labels.dtype == tf.uint8
+    # Each label is a nearest-neighbour resize of one of the training labels.
+    originals = [resize.resize_nearest(example["label"][None, ..., None], (32, 32))[0, ..., 0].numpy()
+                 for example in reader.dataset("train")]
+    assert any(np.array_equal(labels[0].numpy(), original) for original in originals)
+
+
+def test_pipeline_epochs_resume_with_the_same_views(reader):
+    kwargs = dict(batch_size=2, input_size=16, copies=2, seed=3)
+    full = list(dense_training_pipeline(reader.dataset("train"), epochs=2, **kwargs).dataset)
+    resumed = list(dense_training_pipeline(reader.dataset("train"), epochs=2, first_epoch=1, **kwargs).dataset)
+    steps = len(full) // 2
+    assert len(resumed) == steps
+    for (a_images, a_labels), (b_images, b_labels) in zip(full[steps:], resumed):
+        np.testing.assert_array_equal(a_images, b_images)
+        np.testing.assert_array_equal(a_labels, b_labels)
+
+
+def test_time_budget_stops_fit_after_the_batch_that_spends_it():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    budget = TimeBudget(1e-9)
+    history = model.fit(np.zeros((8, 2)), np.zeros((8, 1)), batch_size=2, epochs=50, callbacks=[budget], verbose=0)
+    assert budget.exhausted and len(history.history["loss"]) == 1
+    with pytest.raises(ValueError, match="seconds"):
+        TimeBudget(0)
+
+
+def test_dense_trainer_trains_saves_and_finds_a_finished_run(reader, tmp_path):
+    schedule = DenseSchedule(epochs=2, batch_size=2, learning_rate=1e-2, copies=1, augmentation=None)
+    trainer = DenseTrainer(tmp_path / "run", small_parser, schedule, verbose=0)
+    before = [np.array(w) for w in trainer.model.trainable_weights]
+    model = trainer.train(reader.dataset("train"))
+    assert len(trainer.history["loss"]) == 2 and trainer.training_seconds > 0
+    assert any(not np.array_equal(np.array(w), old) for w, old in zip(model.trainable_weights, before))
+    assert (tmp_path / "run" / "final.weights.h5").is_file()
+    assert (tmp_path / "run" / "metrics.csv").read_text().count("\n") == 3  # header + 2 epochs
+    again = DenseTrainer(tmp_path / "run", small_parser, schedule, verbose=0)
+    assert again.is_done
+    loaded = again.train(reader.dataset("train"))
+    for trained, restored in zip(model.weights, loaded.weights):
+        np.testing.assert_array_equal(np.array(trained), np.array(restored))
+
+
+@pytest.mark.parametrize(
+    "field, value", [("epochs", 0), ("batch_size", 1.5), ("learning_rate", 0.0), ("time_budget_seconds", -1)]
+)
+def test_bad_schedules_are_refused(field, value):
+    arguments = dict(epochs=1, batch_size=2, learning_rate=1e-3)
+    arguments[field] = value
+    with pytest.raises(ValueError, match=field):
+        DenseSchedule(**arguments)
+
+
+def test_stage_trainer_refuses_a_budget_for_an_unknown_stage(tmp_path):
+    with pytest.raises(ValueError, match="unknown stage"):
+        StageTrainer(tmp_path, HELEN_RECIPE, stage_seconds={"stage2": 10})
+
+
+def test_zoo_registry_builds_every_single_pass_model_by_name():
+    for name, cls in SINGLE_PASS_MODELS.items():
+        assert isinstance(single_pass_model(name, input_size=64), cls)
+    with pytest.raises(ValueError, match="unknown single-pass model 'unet'"):
+        single_pass_model("unet")
+
+
+def test_comparison_rows_hold_the_evaluation_and_costs(reader, tmp_path):
+    rows = compare_zoo(
+        reader.dataset("train"), reader.dataset("test"), tmp_path, seconds=1.0, single_pass=("icnn",),
+        two_stage=False, input_size=32, verbose=0, progress=None,
+    )
+    (row,) = rows
+    assert row.name == "icnn" and row.training_seconds > 0
+    model = single_pass_model("icnn", class_names=STN_ICNN_CLASS_NAMES, input_size=32)
+    model.load_weights(str(tmp_path / "icnn" / "final.weights.h5"))
+    expected = evaluate_parser(model.parse, reader.dataset("test"), progress=False)
+    assert row.evaluation.scores == expected.scores
+    assert row.parameters == model.count_params()
+    assert row.gflop_per_face > 0 and row.milliseconds_per_face > 0
+    table = format_comparison(rows)
+    header, rule, line = table.splitlines()
+    assert header.split(" | ")[2:2 + len(PAPER_F1_GROUPS)] == list(PAPER_F1_GROUPS)
+    assert line.startswith("| icnn |") and f"{row.evaluation.scores['overall']:.3f}" in line
+
+
+def test_measure_row_counts_parameters(reader):
+    model = small_parser()
+    row = measure_row("tiny", model, 1.0, reader.dataset("test"), repeats=1)
+    assert row.parameters == model.count_params()
+    assert set(row.evaluation.scores) == set(PAPER_F1_GROUPS)
+
+
+def test_two_stage_budget_shares_add_up():
+    from keras_stn_icnn.benchmarking.zoo_comparison import TWO_STAGE_SHARES
+
+    assert sum(TWO_STAGE_SHARES.values()) == pytest.approx(1.0)
+    assert all(share > 0 for share in TWO_STAGE_SHARES.values())
+
+
+def test_every_zoo_model_takes_the_same_step_on_two_replicas_as_on_one(tmp_path):
+    """MirroredStrategy over two logical CPU devices: one SGD step equals the single-device step.
+
+    A loss summed instead of averaged over replicas would double the step; BatchNorm over each
+    replica's half batch would move the weights differently. Both show as a difference of the
+    order of the step itself.
+    """
+    script = Path(__file__).with_name("zoo_mirrored_script.py")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]), TF_CPP_MIN_LOG_LEVEL="2")
+    subprocess.run([sys.executable, str(script), str(tmp_path / "report.json")], env=env, check=True, timeout=600)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report.pop("replicas") == 2
+    assert sorted(report) == sorted(SINGLE_PASS_MODELS)
+    for name, result in report.items():
+        assert result["step"] > 1e-3, name
+        assert result["difference"] <= 1e-5 * max(1.0, result["step"]), (name, result)

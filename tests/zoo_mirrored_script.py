@@ -1,0 +1,65 @@
+"""One training step of every single-pass zoo parser on two logical CPU devices, against one device.
+
+Run as `python zoo_mirrored_script.py OUT.json` (a fresh process: the logical devices must be set
+before TensorFlow starts). For each model it builds two copies with the same initial weights, takes
+one SGD step on the same global batch of 4 faces, once with `MirroredStrategy` over two devices
+(2 faces each, BatchNorm over the global batch as the trainers run it) and once on one device,
+and writes the largest weight difference and the largest weight change to OUT.json.
+"""
+
+import json
+import sys
+
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from keras_stn_icnn.models.zoo import single_pass_model  # noqa: E402
+from keras_stn_icnn.train.strategy import global_batch_norm  # noqa: E402
+from zoo_checks import TINY_ZOO_ARGUMENTS  # noqa: E402
+
+
+def faces(model, seed=0):
+    """Four random faces whose labels come in 4x4 blocks (so label boundaries are lines, not every pixel)."""
+    rng = np.random.default_rng(seed)
+    side = model.input_size
+    images = rng.integers(0, 256, (4, side, side, 3)).astype(np.float32)
+    blocks = rng.integers(0, model.num_classes, (4, side // 4, side // 4))
+    return images, np.repeat(np.repeat(blocks, 4, axis=1), 4, axis=2).astype(np.uint8)
+
+
+def one_step(model, strategy, images, labels):
+    with strategy.scope():
+        model.compile(optimizer=keras.optimizers.SGD(0.01))
+    with global_batch_norm(model, strategy):
+        model.fit(images, labels, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    return [keras.ops.convert_to_numpy(w) for w in model.weights]
+
+
+def main(out_path):
+    mirrored = tf.distribute.MirroredStrategy([device.name for device in tf.config.list_logical_devices("CPU")])
+    report = {"replicas": mirrored.num_replicas_in_sync}
+    for name, arguments in TINY_ZOO_ARGUMENTS.items():
+        keras.utils.set_random_seed(0)
+        single = single_pass_model(name, **arguments)
+        initial = single.get_weights()
+        with mirrored.scope():
+            replicated = single_pass_model(name, **arguments)
+        replicated.set_weights(initial)
+        images, labels = faces(single)
+        after_single = one_step(single, tf.distribute.get_strategy(), images, labels)
+        after_mirrored = one_step(replicated, mirrored, images, labels)
+        report[name] = {
+            "difference": max(float(np.abs(a - b).max()) for a, b in zip(after_single, after_mirrored)),
+            "step": max(float(np.abs(a - b).max()) for a, b in zip(after_single, initial)),
+        }
+    with open(out_path, "w") as f:
+        json.dump(report, f)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
