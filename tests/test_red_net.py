@@ -338,15 +338,15 @@ def test_keras_file_round_trip_keeps_the_bank(fitted_model, tmp_path):
 
 
 def test_exports_with_the_bank(fitted_model, tmp_path):
-    by_kind = zoo_checks.check_exports(fitted_model, tmp_path, "red_net")
+    saved_model, _ = zoo_checks.check_exports(fitted_model, tmp_path, "red_net")
     # The prior moves the probabilities far more than the exports differ from Keras,
     # so the exports carry the bank (an empty one would give the decoder's map).
     images, _ = zoo_checks.random_faces(fitted_model, batch=1, size=fitted_model.input_size + 6)
     outputs = fitted_model(images.astype(np.float32))
     prior_effect = np.max(np.abs(np.exp(outputs["logits"]) - tf.nn.softmax(outputs["decoder_logits"])))
     assert prior_effect > 0.05
-    for kind in ("saved_model", "tflite"):
-        assert by_kind[kind].parity.max_probability_error < 1e-3, by_kind[kind].parity.summary()
+    assert saved_model.parity.max_probability_error < 1e-3, saved_model.parity.summary()
+    # check_exports holds the LiteRT file to 1e-4 of the Keras probabilities.
 
 
 def test_fit_prior_refuses_too_few_or_too_many_maps(model):

@@ -4,10 +4,13 @@ Each check takes a small instance of the model; the model's own test module
 calls them, so a new zoo entry gets the same checks by calling them too.
 """
 
+from pathlib import Path
+
 import keras
 import numpy as np
 
-from keras_stn_icnn.export import export_model
+from keras_stn_icnn.export import LiteRTRunner, export_model
+from keras_stn_icnn.export.litert import export_litert
 
 
 def random_faces(model, batch=2, size=None, seed=0):
@@ -62,13 +65,20 @@ def check_keras_file_round_trip(model, path):
 
 
 def check_exports(model, out_dir, name):
-    """SavedModel and LiteRT (float32) exports agree with the model (the exporter's own parity check)."""
-    images, _ = random_faces(model, batch=1, size=model.input_size + 6)
-    results = export_model(model, out_dir, ["saved_model", "tflite"], name=name, images=[images])
-    by_kind = {result.kind: result for result in results}
-    assert by_kind["saved_model"].parity.passed and by_kind["tflite"].parity.passed
-    return by_kind
+    """SavedModel (the exporter's own parity check) and float32 LiteRT exports agree with the model.
 
+    Only the float32 LiteRT file is compared: the quantised ones of an untrained model flip its
+    near-tied labels, so their agreement depends on the initialisation, not on the export.
+    """
+    images, _ = random_faces(model, batch=1, size=model.input_size + 6)
+    (saved_model,) = export_model(model, out_dir, ["saved_model"], name=name, images=[images])
+    assert saved_model.parity.passed
+    path = export_litert(model, Path(out_dir) / f"{name}.tflite")
+    expected = model(images.astype(np.float32))
+    actual = LiteRTRunner(path)(images)
+    np.testing.assert_allclose(actual["probabilities"], expected["probabilities"], atol=1e-4)
+    assert np.mean(actual["labels"] == np.array(expected["labels"])) >= 0.999
+    return saved_model, path
 
 TINY_ZOO_ARGUMENTS = {
     "icnn": dict(input_size=32, filters=(4, 4, 4, 4)),
