@@ -258,7 +258,6 @@ class BASS(DenseParsingMixin, keras.Model):
         self.balanced_boundary_loss = loss.balanced
         self.pyramid_bins = pyramid_pooling.bins
         self.canvas_size = canvas_size
-        self._parse_function = None
         self._loss = loss
 
     def parsing_loss(self, labels, outputs):

@@ -80,7 +80,6 @@ class ICNNParser(DenseParsingMixin, keras.Model):
         self.input_size = input_size
         self.filters = filters
         self.canvas_size = canvas_size
-        self._parse_function = None
         self._cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
     def parsing_loss(self, labels, outputs):

@@ -189,7 +189,6 @@ class RedNet(DenseParsingMixin, keras.Model):
         self.bank_size = bank_size
         self.pca_components = pca_components
         self.canvas_size = canvas_size
-        self._parse_function = None
         self._cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
     def fit_prior(self, label_maps):

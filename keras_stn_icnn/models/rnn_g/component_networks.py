@@ -499,7 +499,6 @@ class RNNGTwoStage(DenseParsingMixin, keras.Model):
         self.component_filters = component_filters
         self.loss_weights = first_stage.loss_weights
         self.canvas_size = canvas_size
-        self._parse_function = None
         self._first_stage = first_stage
         self._networks = networks
         self._cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)

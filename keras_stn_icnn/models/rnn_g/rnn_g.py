@@ -146,7 +146,6 @@ class RNNG(DenseParsingMixin, keras.Model):
         self.input_size = input_size
         self.loss_weights = loss_weights
         self.canvas_size = canvas_size
-        self._parse_function = None
         self._cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         self._gate_loss = BoundaryGateLoss()
 
