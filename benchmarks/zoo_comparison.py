@@ -2,7 +2,8 @@
 
 Trains STN-iCNN (giving the iCNN baseline and STN-iCNN* on the way) and every
 single-pass parser of the zoo on the main job's synthetic training faces, each
-for `--minutes` of wall time on this machine, scores them on the evaluation
+for `--minutes` of wall time on this machine (RED-Net's exemplar prior filled
+from that set's validation faces first), scores them on the evaluation
 script's synthetic test faces (`--test-seed`, `--test-num`), and prints one
 Markdown table with the paper's F1 groups, parameters, GFLOP and milliseconds per
 512x512 face. `--output FILE` also writes the table to FILE.
@@ -42,9 +43,10 @@ def main(argv=None):
     # The main job's synthetic set (its default sizes), so the zoo trains on the faces STN-iCNN trains on.
     main_job_set = generate_synthetic_helen(args.synthetic_dir, num_train=200, num_val=20, num_test=60, seed=0)
     train = HelenReader(main_job_set, schema="stn_icnn").dataset("train")
+    validation = HelenReader(main_job_set, schema="stn_icnn").dataset("val")
     test = HelenReader(synthetic_test_set(args.test_seed, args.test_num), schema="stn_icnn").dataset("test")
     rows = compare_zoo(
-        train, test, args.run_dir, args.minutes * 60, single_pass=args.models, two_stage=not args.no_two_stage,
+        train, test, args.run_dir, args.minutes * 60, prior_dataset=validation, single_pass=args.models, two_stage=not args.no_two_stage,
         input_size=args.input_size,
     )
     table = format_comparison(rows)

@@ -12,7 +12,13 @@ import pytest
 import tensorflow as tf
 
 from fake_datasets import write_helen
-from keras_stn_icnn.benchmarking.zoo_comparison import compare_zoo, format_comparison, measure_row
+from keras_stn_icnn.benchmarking.zoo_comparison import (
+    compare_zoo,
+    format_comparison,
+    held_out_label_maps,
+    measure_row,
+    train_single_pass,
+)
 from keras_stn_icnn.data import HelenReader
 from keras_stn_icnn.data.pipeline import dense_training_pipeline
 from keras_stn_icnn.evaluation import evaluate_parser
@@ -128,6 +134,28 @@ def test_comparison_rows_hold_the_evaluation_and_costs(reader, tmp_path):
     header, rule, line = table.splitlines()
     assert header.split(" | ")[2:2 + len(PAPER_F1_GROUPS)] == list(PAPER_F1_GROUPS)
     assert line.startswith("| icnn |") and f"{row.evaluation.scores['overall']:.3f}" in line
+
+
+def test_held_out_label_maps_are_the_resized_validation_labels(reader):
+    maps = held_out_label_maps(reader.dataset("val"), 16)
+    (example,) = list(reader.dataset("val"))
+    expected = resize.resize_nearest(example["label"][None, ..., None], (16, 16))[0, ..., 0].numpy()
+    assert maps.shape == (1, 16, 16) and maps.dtype == np.uint8
+    np.testing.assert_array_equal(maps[0], expected)
+    with pytest.raises(ValueError, match="no faces"):
+        held_out_label_maps(reader.dataset("val").take(0), 16)
+
+
+def test_red_net_trains_with_its_prior_filled_from_the_held_out_maps(reader, tmp_path):
+    # RED-Net averages 5 exemplars; the fake set has 5 faces in all.
+    prior_maps = held_out_label_maps(reader.dataset("val").concatenate(reader.dataset("train")), 32)
+    model, _ = train_single_pass(
+        "red_net", reader.dataset("train"), tmp_path, 60.0, input_size=32, batch_size=2, epochs=1,
+        prior_label_maps=prior_maps, verbose=0,
+    )
+    prior = model.get_layer("adaptive_prior")
+    assert prior.is_fitted
+    np.testing.assert_array_equal(np.asarray(prior.bank_label_maps)[:5], prior_maps)
 
 
 def test_measure_row_counts_parameters(reader):

@@ -4,7 +4,9 @@ Each model gets the same wall-clock training budget on this machine, the
 same training faces with the same augmentation, and the same test faces:
 
 - a single-pass parser (`models.zoo.SINGLE_PASS_MODELS`) trains in one
-  stage (`DenseTrainer`) until the budget is spent;
+  stage (`DenseTrainer`) until the budget is spent; one with an exemplar
+  prior (RED-Net's `fit_prior`) gets it from held-out faces before training,
+  as its paper fills it from the validation set;
 - STN-iCNN trains its four stages (`StageTrainer`, the main job's
   `SYNTHETIC_RECIPE`), the budget split between them as the main job's own
   run splits its time (`TWO_STAGE_SHARES`). The iCNN baseline and STN-iCNN*
@@ -30,12 +32,18 @@ from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
 from keras_stn_icnn.metrics import PAPER_F1_GROUPS
 from keras_stn_icnn.models import ICNNBaseline
 from keras_stn_icnn.models.zoo import SINGLE_PASS_MODELS, single_pass_model
+from keras_stn_icnn.ops.resize import resize_nearest
 from keras_stn_icnn.train import SYNTHETIC_RECIPE, STN_ICNN_STAGES, StageTrainer
 from keras_stn_icnn.train.dense_trainer import DenseSchedule, DenseTrainer
 
 TWO_STAGE_SHARES = {"stage1": 0.50, "localizer": 0.10, "parts": 0.18, "joint": 0.22}
 """Share of a two-stage run's budget per stage: the main job's measured stage times
 (stage 1 387 s, localizer 77 s, parts 138 s, end to end 174 s of 776 s, rounded)."""
+
+MAX_EPOCHS = 60
+"""Epochs a single-pass parser may train before its time budget is spent: by then the learning
+rate, halved every 5 epochs, is 1/4096 of its start, so more epochs would not change the model
+(and each epoch's views are a dataset of their own to build)."""
 
 COST_FACE_SIZE = 512
 """Side of the face the FLOPs and latency are measured on (HELEN's faces are about this size)."""
@@ -90,9 +98,39 @@ def measure_row(name, model, training_seconds, test_dataset, repeats=5):
     )
 
 
+def held_out_label_maps(dataset, size):
+    """The label maps of a set of faces, each resized (nearest) to `size x size` and stacked.
+
+    Args:
+        dataset: `tf.data.Dataset` of `{"image", "label"}`, faces of any sizes.
+        size: int, the side of the maps returned.
+
+    Returns:
+        uint8 array `[M, size, size]`.
+
+    Example:
+    >>> held_out_label_maps(HelenReader(root).dataset("val"), 256).shape  # doctest: +SKIP
+    (20, 256, 256)
+    """
+    maps = [
+        resize_nearest(tf.cast(example["label"], tf.int32)[tf.newaxis, ..., tf.newaxis], (size, size))[0, ..., 0]
+        for example in dataset
+    ]
+    if not maps:
+        raise ValueError("the held-out dataset for the exemplar prior has no faces")
+    return np.stack([np.asarray(label_map, np.uint8) for label_map in maps])
+
+
+def _build_single_pass(name, input_size, prior_label_maps):
+    model = single_pass_model(name, class_names=STN_ICNN_CLASS_NAMES, input_size=input_size)
+    if prior_label_maps is not None and hasattr(model, "fit_prior"):
+        model.fit_prior(prior_label_maps)
+    return model
+
+
 def train_single_pass(name, train_dataset, run_dir, seconds, *, input_size=256, batch_size=8,
-                      learning_rate=1e-3, seed=0, verbose="auto"):
-    """Trains one single-pass zoo parser on STN-iCNN's classes for `seconds`.
+                      learning_rate=1e-3, epochs=MAX_EPOCHS, prior_label_maps=None, seed=0, verbose="auto"):
+    """Trains one single-pass zoo parser on STN-iCNN's classes for `seconds` (or `epochs`, if sooner).
 
     Args:
         name: str, a key of `models.zoo.SINGLE_PASS_MODELS`.
@@ -102,6 +140,11 @@ def train_single_pass(name, train_dataset, run_dir, seconds, *, input_size=256, 
         input_size: int, the working size.
         batch_size: int.
         learning_rate: float, Adam's initial rate (halved every 5 epochs).
+        epochs: int, the most epochs it trains.
+        prior_label_maps: uint8 array `[M, input_size, input_size]` of held-out
+            label maps (`held_out_label_maps`) that fill the exemplar prior of a
+            model that has one (RED-Net) before it trains, or None to train
+            it without a prior. Ignored by models without one.
         seed: int.
         verbose: Keras `fit` verbosity.
 
@@ -110,8 +153,8 @@ def train_single_pass(name, train_dataset, run_dir, seconds, *, input_size=256, 
     """
     trainer = DenseTrainer(
         run_dir,
-        functools.partial(single_pass_model, name, class_names=STN_ICNN_CLASS_NAMES, input_size=input_size),
-        DenseSchedule(epochs=1000, batch_size=batch_size, learning_rate=learning_rate, time_budget_seconds=seconds),
+        functools.partial(_build_single_pass, name, input_size, prior_label_maps),
+        DenseSchedule(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, time_budget_seconds=seconds),
         seed=seed,
         verbose=verbose,
     )
@@ -119,8 +162,9 @@ def train_single_pass(name, train_dataset, run_dir, seconds, *, input_size=256, 
     return model, trainer.training_seconds
 
 
-def compare_zoo(train_dataset, test_dataset, run_dir, seconds, *, single_pass=tuple(SINGLE_PASS_MODELS),
-                two_stage=True, input_size=256, seed=0, verbose="auto", progress=print):
+def compare_zoo(train_dataset, test_dataset, run_dir, seconds, *, prior_dataset=None,
+                single_pass=tuple(SINGLE_PASS_MODELS), two_stage=True, input_size=256, seed=0, verbose="auto",
+                progress=print):
     """Trains every zoo model for `seconds` and measures it.
 
     Args:
@@ -128,6 +172,9 @@ def compare_zoo(train_dataset, test_dataset, run_dir, seconds, *, single_pass=tu
         test_dataset: the same for the test faces.
         run_dir: path-like; each model trains in `<run_dir>/<name>/`.
         seconds: float, every model's training budget.
+        prior_dataset: `tf.data.Dataset` of held-out `{"image", "label"}`
+            faces (the validation split) whose label maps fill the exemplar
+            prior of the models that have one, or None to train them without.
         single_pass: names of `SINGLE_PASS_MODELS` to train.
         two_stage: bool, also train STN-iCNN (giving the iCNN baseline,
             STN-iCNN* and STN-iCNN rows).
@@ -145,12 +192,14 @@ def compare_zoo(train_dataset, test_dataset, run_dir, seconds, *, single_pass=tu
     """
     report = progress or (lambda line: None)
     rows = []
+    prior_label_maps = None if prior_dataset is None else held_out_label_maps(prior_dataset, input_size)
     if two_stage:
         rows += _train_two_stage(train_dataset, test_dataset, f"{run_dir}/stn_icnn", seconds, seed, verbose, report)
     for name in single_pass:
         report(f"[zoo] training {name} for {seconds:.0f} s")
         model, trained = train_single_pass(
-            name, train_dataset, f"{run_dir}/{name}", seconds, input_size=input_size, seed=seed, verbose=verbose
+            name, train_dataset, f"{run_dir}/{name}", seconds, input_size=input_size,
+            prior_label_maps=prior_label_maps, seed=seed, verbose=verbose,
         )
         rows.append(measure_row(name, model, trained, test_dataset))
     return rows
