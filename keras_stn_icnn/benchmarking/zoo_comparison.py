@@ -31,8 +31,8 @@ from keras_stn_icnn.evaluation import evaluate_parser
 from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
 from keras_stn_icnn.metrics import PAPER_F1_GROUPS
 from keras_stn_icnn.models import ICNNBaseline
+from keras_stn_icnn.models.dense_parsing import working_size_labels
 from keras_stn_icnn.models.zoo import SINGLE_PASS_MODELS, single_pass_model
-from keras_stn_icnn.ops.resize import resize_nearest
 from keras_stn_icnn.train import SYNTHETIC_RECIPE, STN_ICNN_STAGES, StageTrainer
 from keras_stn_icnn.train.dense_trainer import DenseSchedule, DenseTrainer
 
@@ -112,10 +112,7 @@ def held_out_label_maps(dataset, size):
     >>> held_out_label_maps(HelenReader(root).dataset("val"), 256).shape  # doctest: +SKIP
     (20, 256, 256)
     """
-    maps = [
-        resize_nearest(tf.cast(example["label"], tf.int32)[tf.newaxis, ..., tf.newaxis], (size, size))[0, ..., 0]
-        for example in dataset
-    ]
+    maps = [working_size_labels(example["label"][tf.newaxis], size)[0] for example in dataset]
     if not maps:
         raise ValueError("the held-out dataset for the exemplar prior has no faces")
     return np.stack([np.asarray(label_map, np.uint8) for label_map in maps])
