@@ -28,6 +28,7 @@ from keras_stn_icnn.evaluation import synthetic_test_set
 from keras_stn_icnn.metrics import confusion_matrix, f1_scores, format_f1_table
 from keras_stn_icnn.models.parsing import PART_NAMES
 from keras_stn_icnn.ops.centroids import STN_ICNN_PART_CLASSES
+from keras_stn_icnn.ops.affine import crop_centres
 from keras_stn_icnn.ops.grid_sample import frame_offset
 
 CANVAS_SIZE = 1024
@@ -65,9 +66,9 @@ def centre_errors(model, examples):
     errors = []
     for image, label in examples:
         truth, _, _ = ground_truth_theta(tf.constant(label), canvas_size=CANVAS_SIZE)
-        predicted = model(image[np.newaxis])["theta"][0].numpy()
-        offset = (predicted[:, :, 2] - truth.numpy()[:, :, 2]) * (CANVAS_SIZE - 1) / 2
-        errors.append(np.hypot(offset[:, 0], offset[:, 1]))
+        predicted = model(image[np.newaxis])["theta"][0]
+        offsets = crop_centres(predicted, (CANVAS_SIZE, CANVAS_SIZE)) - crop_centres(truth, (CANVAS_SIZE, CANVAS_SIZE))
+        errors.append(np.linalg.norm(offsets.numpy(), axis=-1))
     return np.array(errors)
 
 

@@ -43,6 +43,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_stn_icnn import ops
 from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
 
 NUM_STN_ICNN_CLASSES = len(STN_ICNN_CLASS_NAMES)
@@ -380,3 +381,57 @@ def _check_num_classes(num_classes):
     if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
         raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
     return int(num_classes)
+
+
+@keras.saving.register_keras_serializable(package="keras_stn_icnn")
+class CropCentreError(keras.metrics.Mean):
+    """Mean distance in frame pixels between predicted and true crop centres.
+
+    The localizer's SmoothL1 loss and theta's MAE are in normalised units,
+    where 0.01 is 5 pixels of a 1024 canvas; this says how far the crops
+    land from the parts, in the pixels an 81-pixel window is measured in.
+    Every crop of every image counts once.
+
+    Args:
+        frame_size: int or `(height, width)`, the frame theta refers to
+            (STN-iCNN's canvas). Defaults to 1024.
+        name: str. Defaults to `"crop_centre_error_px"`.
+        dtype: the result's dtype.
+
+    Call arguments (`update_state`):
+        y_true: theta `[B, parts, 2, 3]`, where the crops should be.
+        y_pred: theta `[B, parts, 2, 3]`, where they were put.
+        sample_weight: optional weights `[B]` or `[B, parts]`.
+
+    Example:
+    >>> metric = CropCentreError(frame_size=1024)
+    >>> truth = ops.theta_from_centres(tf.constant([[[500.0, 300.0], [500.0, 700.0]]]), 81, (1024, 1024))
+    >>> moved = ops.theta_from_centres(tf.constant([[[503.0, 304.0], [500.0, 700.0]]]), 81, (1024, 1024))
+    >>> metric.update_state(truth, moved)
+    >>> round(float(metric.result()), 3)  # (5 + 0) / 2
+    2.5
+    """
+
+    def __init__(self, frame_size=1024, name="crop_centre_error_px", dtype=None, **kwargs):
+        super().__init__(name=name, dtype=dtype, **kwargs)
+        self.frame_size = _check_frame_size(frame_size)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        offsets = ops.crop_centres(y_pred, self.frame_size) - ops.crop_centres(y_true, self.frame_size)
+        distances = tf.norm(offsets, axis=-1)
+        if sample_weight is not None:
+            sample_weight = tf.convert_to_tensor(sample_weight)
+            if sample_weight.shape.rank == 1:
+                sample_weight = sample_weight[:, tf.newaxis]
+            sample_weight = tf.broadcast_to(tf.cast(sample_weight, distances.dtype), tf.shape(distances))
+        return super().update_state(distances, sample_weight=sample_weight)
+
+    def get_config(self):
+        return {**super().get_config(), "frame_size": list(self.frame_size)}
+
+
+def _check_frame_size(frame_size):
+    sizes = (frame_size, frame_size) if np.ndim(frame_size) == 0 else tuple(frame_size)
+    if len(sizes) != 2 or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 2 for s in sizes):
+        raise ValueError(f"frame_size must be an int >= 2 or a (height, width) pair of them, got {frame_size!r}")
+    return tuple(int(s) for s in sizes)

@@ -13,10 +13,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_stn_icnn import ops
 from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
 from keras_stn_icnn.metrics import (
     CLASS_F1_GROUPS,
     PAPER_F1_GROUPS,
+    CropCentreError,
     FaceParsingF1,
     confusion_matrix,
     confusion_matrix_tf,
@@ -288,3 +290,39 @@ def test_keras_metric_sums_replicas_under_mirrored_strategy():
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     assert result["replicas"] == 2
     assert result["metric"] == pytest.approx(result["numpy"], rel=1e-6)
+
+
+def _thetas(centres, frame=(1024, 1024)):
+    return ops.theta_from_centres(tf.constant(centres, tf.float32), 81, frame)
+
+
+def test_crop_centre_error_is_the_mean_pixel_distance_over_every_crop():
+    truth = [[[500, 300], [500, 700]], [[200, 200], [900, 100]]]
+    moved = [[[503, 304], [500, 700]], [[194, 192], [900, 100]]]  # 3-4-5 and 6-8-10 triangles
+    metric = CropCentreError(frame_size=1024)
+    metric.update_state(_thetas(truth), _thetas(moved))
+    assert float(metric.result()) == pytest.approx((5 + 0 + 10 + 0) / 4, abs=1e-3)
+    metric.update_state(_thetas(truth[:1]), _thetas(truth[:1]))  # two more crops, both exact
+    assert float(metric.result()) == pytest.approx(15 / 6, abs=1e-3)
+    # Per-image weights reach each of the image's crops.
+    weighted = CropCentreError()
+    weighted.update_state(_thetas(truth), _thetas(moved), sample_weight=[0.0, 1.0])
+    assert float(weighted.result()) == pytest.approx(10 / 2, abs=1e-3)
+
+
+def test_crop_centre_error_counts_pixels_of_its_own_frame():
+    # A non-square frame: x is normalised by the width, y by the height.
+    truth, moved = [[[60, 40]]], [[[63, 44]]]
+    metric = CropCentreError(frame_size=(120, 90))
+    metric.update_state(_thetas(truth, (120, 90)), _thetas(moved, (120, 90)))
+    assert float(metric.result()) == pytest.approx(5.0, abs=1e-3)
+
+
+def test_crop_centre_error_serialises_and_refuses_a_bad_frame():
+    metric = CropCentreError(frame_size=(512, 256), name="centres")
+    restored = keras.metrics.deserialize(json.loads(json.dumps(keras.metrics.serialize(metric))))
+    assert isinstance(restored, CropCentreError)
+    assert (restored.name, restored.frame_size) == ("centres", (512, 256))
+    for bad in (1, (512,), (512, 0), 2.5, True):
+        with pytest.raises(ValueError, match="frame_size"):
+            CropCentreError(frame_size=bad)

@@ -142,6 +142,15 @@ def test_theta_from_centres_and_inverse():
     np.testing.assert_allclose(inverse.numpy(), np.linalg.inv(full)[:2], rtol=1e-5)
 
 
+def test_crop_centres_read_back_the_centres_of_any_theta():
+    centres = np.array([[[511.0, 300.0], [17.0, 88.0]], [[0.0, 89.0], [119.0, 0.0]]], np.float32)
+    theta = ops.theta_from_centres(tf.constant(centres), 21, (120, 90))
+    np.testing.assert_allclose(ops.crop_centres(theta, (120, 90)).numpy(), centres, atol=1e-4)
+    # A general theta's centre is its translation: x = (t02 + 1) / 2 (W - 1), y likewise with H.
+    general = tf.constant([[0.3, 0.1, 0.2], [-0.05, 0.4, -0.1]])
+    np.testing.assert_allclose(ops.crop_centres(general, (120, 90)).numpy(), [0.45 * 119, 0.6 * 89], rtol=1e-6)
+
+
 def test_normalized_positions_match_linspace():
     for size in (1, 2, 3, 81, 1024):
         np.testing.assert_allclose(

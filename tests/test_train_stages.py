@@ -27,6 +27,10 @@ def test_stages_train_their_own_parts_and_joint_training_trains_all(trained_run)
         header, row = (stage_dir / "metrics.csv").read_text().splitlines()
         assert header.startswith("epoch,") and "images_per_second" in header and row.startswith("0,")
         assert any((stage_dir / "logs").rglob("events.out.tfevents.*"))
+    # The localizer logs how far its crops land from the parts, in canvas pixels.
+    header, row = (trained_run.run_dir / "localizer" / "metrics.csv").read_text().splitlines()
+    error = float(row.split(",")[header.split(",").index("crop_centre_error_px")])
+    assert 0.0 <= error < CANVAS
     for name, history in trained_run.trainer.histories.items():
         assert np.isfinite(history["loss"]).all(), name
 

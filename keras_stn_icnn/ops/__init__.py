@@ -2,6 +2,7 @@
 
 from keras_stn_icnn.ops.affine import (
     SCALE_TRANSLATION_MASK,
+    crop_centres,
     invert_theta,
     normalized_positions,
     theta_from_centres,

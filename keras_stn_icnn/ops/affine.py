@@ -144,5 +144,27 @@ def theta_from_centres(centres, window, frame_size):
     return tf.stack([row0, row1], axis=-2)
 
 
+def crop_centres(theta, frame_size):
+    """The frame pixels that crops' centres sample: the inverse of `theta_from_centres` for the centre.
+
+    A crop's centre is the output coordinate (0, 0), which any theta maps to
+    its translation `(t02, t12)`, so this holds for the general form too.
+
+    Args:
+        theta: float tensor `[..., 2, 3]`.
+        frame_size: `(height, width)` of the frame theta refers to.
+
+    Returns:
+        float32 tensor `[..., 2]` of `(y, x)` pixel coordinates.
+
+    Example:
+    >>> theta = theta_from_centres(tf.constant([511.0, 300.0]), 81, (1024, 1024))
+    >>> crop_centres(theta, (1024, 1024)).numpy().tolist()
+    [511.0, 300.0]
+    """
+    theta = tf.cast(theta, tf.float32)
+    return tf.stack([to_pixels(theta[..., 1, 2], frame_size[0]), to_pixels(theta[..., 0, 2], frame_size[1])], axis=-1)
+
+
 SCALE_TRANSLATION_MASK = ((1.0, 0.0, 1.0), (0.0, 1.0, 1.0))
 """Elementwise mask that keeps `sx, tx, sy, ty` of a theta and zeroes the rest."""

@@ -33,7 +33,7 @@ import keras
 import tensorflow as tf
 
 from keras_stn_icnn.data.pipeline import stn_icnn_training_pipeline
-from keras_stn_icnn.metrics import FaceParsingF1
+from keras_stn_icnn.metrics import CropCentreError, FaceParsingF1
 from keras_stn_icnn.models import STNiCNN
 from keras_stn_icnn.models.parsing import PART_NAMES
 from keras_stn_icnn.train import stage_models
@@ -241,7 +241,8 @@ class StageTrainer:
         if stage == "localizer":
             model = stage_models.localizer_model(parser)
             model.compile(optimizer=self._adam(settings.learning_rate, steps_per_epoch),
-                          loss=keras.losses.Huber(delta=1.0), metrics=["mae"], jit_compile=self.jit_compile)
+                          loss=keras.losses.Huber(delta=1.0),
+                          metrics=["mae", CropCentreError(frame_size=self.canvas_size)], jit_compile=self.jit_compile)
             return model, lambda b: (b["stage1_image"], b["theta"])
         if stage == "parts":
             model = stage_models.parts_model(parser, self.recipe.window)
