@@ -36,8 +36,8 @@ from keras_stn_icnn.data.stn_icnn_inputs import ground_truth_theta
 from keras_stn_icnn.evaluation import synthetic_test_set
 from keras_stn_icnn.metrics import confusion_matrix, f1_scores, format_f1_table
 from keras_stn_icnn.models.parsing import PART_NAMES
-from keras_stn_icnn.ops.centroids import STN_ICNN_PART_CLASSES
 from keras_stn_icnn.ops.affine import crop_centres
+from keras_stn_icnn.ops.centroids import STN_ICNN_PART_CLASSES
 from keras_stn_icnn.ops.grid_sample import frame_offset
 
 CANVAS_SIZE = 1024

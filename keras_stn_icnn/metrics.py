@@ -43,8 +43,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_stn_icnn import ops
 from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
+from keras_stn_icnn.ops.affine import crop_centres
 
 NUM_STN_ICNN_CLASSES = len(STN_ICNN_CLASS_NAMES)
 
@@ -404,9 +404,10 @@ class CropCentreError(keras.metrics.Mean):
         sample_weight: optional weights `[B]` or `[B, parts]`.
 
     Example:
+    >>> from keras_stn_icnn.ops import theta_from_centres
     >>> metric = CropCentreError(frame_size=1024)
-    >>> truth = ops.theta_from_centres(tf.constant([[[500.0, 300.0], [500.0, 700.0]]]), 81, (1024, 1024))
-    >>> moved = ops.theta_from_centres(tf.constant([[[503.0, 304.0], [500.0, 700.0]]]), 81, (1024, 1024))
+    >>> truth = theta_from_centres(tf.constant([[[500.0, 300.0], [500.0, 700.0]]]), 81, (1024, 1024))
+    >>> moved = theta_from_centres(tf.constant([[[503.0, 304.0], [500.0, 700.0]]]), 81, (1024, 1024))
     >>> metric.update_state(truth, moved)
     >>> round(float(metric.result()), 3)  # (5 + 0) / 2
     2.5
@@ -417,7 +418,7 @@ class CropCentreError(keras.metrics.Mean):
         self.frame_size = _check_frame_size(frame_size)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        offsets = ops.crop_centres(y_pred, self.frame_size) - ops.crop_centres(y_true, self.frame_size)
+        offsets = crop_centres(y_pred, self.frame_size) - crop_centres(y_true, self.frame_size)
         distances = tf.norm(offsets, axis=-1)
         if sample_weight is not None:
             sample_weight = tf.convert_to_tensor(sample_weight)

@@ -99,8 +99,9 @@ def invert_theta(theta):
         coordinates.
 
     Example:
-    >>> invert_theta(tf.constant([[0.5, 0.0, 0.2], [0.0, 0.25, -0.1]])).numpy().round(3).tolist()
-    [[2.0, 0.0, -0.4], [0.0, 4.0, 0.4]]
+    >>> inverse = invert_theta(tf.constant([[0.5, 0.0, 0.2], [0.0, 0.25, -0.1]]))
+    >>> np.allclose(inverse, [[2.0, 0.0, -0.4], [0.0, 4.0, 0.4]])
+    True
     """
     a, b, c = theta[..., 0, 0], theta[..., 0, 1], theta[..., 0, 2]
     d, e, f = theta[..., 1, 0], theta[..., 1, 1], theta[..., 1, 2]
