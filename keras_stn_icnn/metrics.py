@@ -419,13 +419,8 @@ class CropCentreError(keras.metrics.Mean):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         offsets = crop_centres(y_pred, self.frame_size) - crop_centres(y_true, self.frame_size)
-        distances = tf.norm(offsets, axis=-1)
-        if sample_weight is not None:
-            sample_weight = tf.convert_to_tensor(sample_weight)
-            if sample_weight.shape.rank == 1:
-                sample_weight = sample_weight[:, tf.newaxis]
-            sample_weight = tf.broadcast_to(tf.cast(sample_weight, distances.dtype), tf.shape(distances))
-        return super().update_state(distances, sample_weight=sample_weight)
+        # keras.metrics.Mean broadcasts per-image weights [B] over the crops itself.
+        return super().update_state(tf.norm(offsets, axis=-1), sample_weight=sample_weight)
 
     def get_config(self):
         return {**super().get_config(), "frame_size": list(self.frame_size)}
