@@ -13,7 +13,7 @@ from keras_stn_icnn.data.synthetic import render_face
 SCENE_HEIGHT = 420
 FACE_HEIGHT = 300
 SLOTS = 3
-SLOT_WIDTH = 400  # pictures of height 300 are at most 300 * 1.33 = 399 wide (ASPECT_RANGE)
+SLOT_WIDTH = 400  # wider than the square pictures of height 300
 MARGIN = 30
 GAP = 40
 SCENE_WIDTH = 2 * MARGIN + SLOTS * SLOT_WIDTH + (SLOTS - 1) * GAP

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keras_stn_icnn.data.synthetic import SIZE_RANGE, render_face
+from keras_stn_icnn.data.synthetic import PHOTO_SIZE, render_face
 from keras_stn_icnn.inference import (
     HELEN_FRAMING,
     CropRegion,
@@ -212,7 +212,7 @@ def test_helen_framing_is_what_the_synthetic_faces_measure(detector):
     tolerances are three of those.
     """
     images = (render_face(seed)[0] for seed in range(1000, 1040))
-    framing, count = measure_framing(detector, images, SIZE_RANGE)
+    framing, count = measure_framing(detector, images, (PHOTO_SIZE, PHOTO_SIZE))
     assert count >= 15
     assert framing.side_per_box_height == pytest.approx(HELEN_FRAMING.side_per_box_height, abs=0.25)
     assert framing.center_offset == pytest.approx(HELEN_FRAMING.center_offset, abs=0.25)

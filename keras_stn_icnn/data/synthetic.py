@@ -70,7 +70,7 @@ from types import SimpleNamespace
 import numpy as np
 from PIL import Image, ImageFilter
 
-GENERATOR_VERSION = 2  # 2: HELEN-like framing (face fills most of a near-square frame)
+GENERATOR_VERSION = 3  # 3: one photo size and one face scale (2: 250-800 px photos, face scale with the photo)
 """Changes whenever the same seed would give different files."""
 
 NUM_CLASSES = 11
@@ -81,9 +81,8 @@ MANIFEST_NAME = "synthetic.json"
 SPLIT_FILES = {"train": "exemplars.txt", "val": "tuning.txt", "test": "testing.txt"}
 NAME_FORMAT = "synthetic_{:06d}"
 
-SIZE_RANGE = (250, 800)  # height, and width after the aspect ratio, inclusive
-ASPECT_RANGE = (0.75, 1.33)  # width / height, like HELEN's portrait and landscape crops
-FACE_SCALE_RANGE = (0.55, 0.85)  # face skin height / the image's shorter side: HELEN-like framing
+PHOTO_SIZE = 512  # every photo is PHOTO_SIZE x PHOTO_SIZE, as in the authors' CelebAMask-HQ preprocessing
+FACE_SCALE_RANGE = (0.48, 0.54)  # face skin height / PHOTO_SIZE: every part fits STN-iCNN's 81 px window
 MAX_ROTATION_DEGREES = 35.0
 MIN_YAW_SQUASH = 0.82  # horizontal scale of the face, 1 = frontal
 INNER_FACE_BOX = (-0.68, -0.52, 0.68, 0.94)  # holds brows, eyes, nose, mouth in the face frame
@@ -198,8 +197,11 @@ def generate_synthetic_helen(root, *, num_train=200, num_val=40, num_test=60, se
 
     The set is built in a temporary sibling folder and renamed to `root` only
     when complete. If `root` already holds a set of the same version, seed and
-    counts, it is returned as it is. An empty `root` folder is replaced; any
-    other existing `root` raises `FileExistsError` and is left untouched.
+    counts, it is returned as it is. A set an older generator version wrote
+    with the same seed and counts, holding nothing but what the generator
+    writes, is made again and replaces it (its faces no longer match
+    `render_face`). An empty `root` folder is replaced; any other existing
+    `root` raises `FileExistsError` and is left untouched.
 
     Args:
         root: str or Path of the folder to create.
@@ -230,14 +232,24 @@ def generate_synthetic_helen(root, *, num_train=200, num_val=40, num_test=60, se
     seed = _check_seed(seed, "seed")
     manifest = {"generator_version": GENERATOR_VERSION, "seed": _jsonable_seed(seed), **counts}
     root = Path(root)
-    if (root.exists() or root.is_symlink()) and _is_same_set(root, manifest):
+    stale = _is_stale_set(root, manifest)
+    if not stale and (root.exists() or root.is_symlink()) and _is_same_set(root, manifest):
         if progress:
             print(f"synthetic faces: reusing {root}", file=sys.stderr, flush=True)
         return root
+    if stale and progress:
+        print(f"synthetic faces: {root} was made by an older generator; making it again",
+              file=sys.stderr, flush=True)
     root.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}.partial-"))
     try:
         _write_set(temporary, seed, counts, manifest, progress)
+        if stale:
+            retired = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}.stale-"))
+            os.replace(root, retired / root.name)
+            os.replace(temporary, root)
+            shutil.rmtree(retired)
+            return root
         try:
             os.replace(temporary, root)  # atomic; replaces an empty folder only
         except OSError:
@@ -309,6 +321,22 @@ def _is_same_set(root, manifest):
             "pass a new or empty folder"
         )
     return False
+
+
+def _is_stale_set(root, manifest):
+    """True if `root` holds only a set an older generator wrote with `manifest`'s seed and counts."""
+    manifest_path = root / MANIFEST_NAME
+    if root.is_symlink() or not manifest_path.is_file():
+        return False
+    try:
+        found = json.loads(manifest_path.read_text())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(found, dict) or found.get("generator_version") == manifest["generator_version"]:
+        return False
+    if {**found, "generator_version": manifest["generator_version"]} != manifest:
+        return False
+    return {path.name for path in root.iterdir()} <= {"images", "labels", MANIFEST_NAME, *SPLIT_FILES.values()}
 
 
 def _write_set(folder, seed, counts, manifest, progress):
@@ -676,8 +704,7 @@ def _draw_face(rng, pixels_per_unit):
 def _render(seed):
     """(JPEG bytes, label, params) of the face of `seed`."""
     rng = np.random.default_rng(seed)
-    height = int(rng.integers(SIZE_RANGE[0], SIZE_RANGE[1] + 1))
-    width = int(np.clip(round(height * rng.uniform(*ASPECT_RANGE)), *SIZE_RANGE))
+    height = width = PHOTO_SIZE
     pose = _draw_pose(rng, height, width)
     face = _draw_face(rng, pose.pixels_per_unit)
     canvas = _Canvas(height, width, pose.face_to_image)

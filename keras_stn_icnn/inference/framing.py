@@ -1,17 +1,17 @@
 """How a face is framed for a parser: the square crop around a detected face.
 
 A parser labels a face framed the way its training pictures were framed.
-HELEN (Smith et al.'s resized set) and the built-in synthetic set show one
-face filling most of a near-square picture of 250-800 pixels. `Framing`
-turns a detector's box into such a crop: a square whose side is a fixed
-multiple of the box height, centred at a fixed offset from the box centre,
-then resized so that its side lies in the training range.
+The built-in synthetic set shows one face at one scale in a 512x512 picture
+(its height about half the picture's). `Framing` turns a detector's box into
+such a crop: a square whose side is a fixed multiple of the box height,
+centred at a fixed offset from the box centre, then resized so that its side
+lies in the training range (for the synthetic set, exactly 512).
 `measure_framing` derives those numbers from pictures framed as in training;
 `HELEN_FRAMING` holds what it measured on synthetic HELEN-framed faces.
 
 Example:
 >>> HELEN_FRAMING.crop_region(FaceBox(100, 100, 80, 100)).side
-188
+240
 """
 
 import dataclasses
@@ -20,7 +20,7 @@ import math
 import numpy as np
 from PIL import Image
 
-from keras_stn_icnn.data.synthetic import SIZE_RANGE
+from keras_stn_icnn.data.synthetic import PHOTO_SIZE
 from keras_stn_icnn.inference.detection import FaceBox
 
 
@@ -105,12 +105,13 @@ class Framing:
         return int(min(max(side, self.side_range[0]), self.side_range[1]))
 
 
-HELEN_FRAMING = Framing(side_per_box_height=1.884, center_offset=(0.003, 0.056), side_range=SIZE_RANGE)
+HELEN_FRAMING = Framing(side_per_box_height=2.398, center_offset=(0.054, -0.054), side_range=(PHOTO_SIZE, PHOTO_SIZE))
 """STN-iCNN's framing: `measure_framing(MTCNNDetector(), ...)` on the synthetic
-HELEN-framed faces `render_face(0)` ... `render_face(399)` (MTCNN found exactly
-one face in 222 of them; per face the ratio and offsets spread with a standard
-deviation of about 0.3), with the synthetic set's picture sizes (250-800 px).
-`tests/test_face_parser.py` measures it again on other faces."""
+faces `render_face(0)` ... `render_face(399)` of generator version 3 (MTCNN
+found exactly one face in 212 of them), whose photos are all 512x512 with the
+face at one scale: the crop is resized to 512 px, so a real face reaches the
+model at the scale the parser was trained on. `tests/test_face_parser.py`
+measures it again on other faces."""
 
 
 def measure_framing(detector, images, side_range):
