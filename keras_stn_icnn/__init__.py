@@ -32,6 +32,7 @@ from keras_stn_icnn.layers import (  # noqa: E402
 from keras_stn_icnn.models import (  # noqa: E402
     BASS,
     ICNN,
+    CentroidLocalizer,
     FCNLocalizer,
     ICNNBaseline,
     ICNNParser,

@@ -21,7 +21,7 @@ from keras_stn_icnn.data.synthetic import generate_synthetic_helen
 from keras_stn_icnn.evaluation import evaluate_parser
 from keras_stn_icnn.export import export_saved_model
 from keras_stn_icnn.files import atomic_write
-from keras_stn_icnn.models import ICNNBaseline
+from keras_stn_icnn.models import LOCALIZERS, ICNNBaseline
 from keras_stn_icnn.train import RECIPES, JointSettings, StageSettings, StageTrainer
 from keras_stn_icnn.train.trainer import ICNN_BASELINE_STAGES, STN_ICNN_STAGES
 
@@ -55,7 +55,7 @@ def build_argument_parser(dataset):
     data.add_argument("--data-dir", type=Path, help=f"the {dataset} folder (default: the synthetic set)")
     data.add_argument("--synthetic-dir", type=Path, default=Path("data/synthetic_helen"),
                       help="where the synthetic set is generated (reused when it exists)")
-    data.add_argument("--num-train", type=int, default=200, help="synthetic training faces")
+    data.add_argument("--num-train", type=int, default=400, help="synthetic training faces")
     data.add_argument("--num-val", type=int, default=20, help="synthetic validation faces")
     data.add_argument("--num-test", type=int, default=60, help="synthetic test faces")
     data.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic set")
@@ -64,7 +64,7 @@ def build_argument_parser(dataset):
     run.add_argument("--model", choices=MODELS, default="stn_icnn")
     run.add_argument("--recipe", choices=sorted(RECIPES),
                      help=f"base recipe (default: {dataset} with --data-dir, else synthetic)")
-    run.add_argument("--localizer", default="resnet18", choices=["resnet18", "fcn", "vgg9"])
+    run.add_argument("--localizer", choices=sorted(LOCALIZERS), help="default: the recipe's")
     run.add_argument("--canvas-size", type=int, default=1024)
     run.add_argument("--seed", type=int, default=0, help="seeds the initial weights and the data order")
     run.add_argument("--run-dir", type=Path, default=Path("runs") / f"train_{dataset}",
@@ -128,6 +128,7 @@ def recipe_from_arguments(args, default_recipe):
     changes["halve_every_epochs"] = _or(args.halve_every, recipe.halve_every_epochs)
     changes["copies"] = _or(args.copies, recipe.copies)
     changes["window"] = _or(args.window, recipe.window)
+    changes["localizer_network"] = _or(args.localizer, recipe.localizer_network)
     if args.no_augmentation:
         changes["augmentation"] = None
     if args.frozen_end_to_end:
@@ -208,7 +209,7 @@ def run_training_job(argv=None, dataset="helen"):
     for field in dataclasses.fields(recipe):
         print(f"  {field.name}: {getattr(recipe, field.name)}")
 
-    trainer = StageTrainer(args.run_dir, recipe, localizer=args.localizer, canvas_size=args.canvas_size,
+    trainer = StageTrainer(args.run_dir, recipe, canvas_size=args.canvas_size,
                            seed=args.seed, verbose=verbose)
     print(f"{trainer.strategy.num_replicas_in_sync} replica(s) with {type(trainer.strategy).__name__}")
     train_split = reader.dataset("train")

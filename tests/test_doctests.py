@@ -24,6 +24,8 @@ MODULES = [
     "keras_stn_icnn.data.pipeline",
     "keras_stn_icnn.train.recipes",
     "keras_stn_icnn.train.optimizers",
+    "keras_stn_icnn.train.priors",
+    "keras_stn_icnn.models.stn_icnn.centroid_localizer",
     "keras_stn_icnn.train.strategy",
     "keras_stn_icnn.train.callbacks",
     "keras_stn_icnn.train.custom_loop",

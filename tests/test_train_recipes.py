@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from keras_stn_icnn.jobs import build_argument_parser, recipe_from_arguments
-from keras_stn_icnn.train import CELEBAMASK_HQ_RECIPE, HELEN_RECIPE, JointSettings, StageSettings
+from keras_stn_icnn.train import CELEBAMASK_HQ_RECIPE, HELEN_RECIPE, RECIPES, JointSettings, StageSettings
 from keras_stn_icnn.train.optimizers import GroupedAdam, halving_schedule
 from keras_stn_icnn.train.strategy import check_global_batch_size, cluster_spec_from_environment
 
@@ -20,6 +20,14 @@ def test_helen_and_celebamask_recipes_are_table_1():
     assert CELEBAMASK_HQ_RECIPE.window == 127 and CELEBAMASK_HQ_RECIPE.stage1.learning_rate == 1e-3
     assert HELEN_RECIPE.halve_every_epochs == 5 and HELEN_RECIPE.copies == 5
     assert not HELEN_RECIPE.freeze_stage1_and_localizer
+
+
+def test_paper_recipes_differ_from_ours_only_in_the_start():
+    for name in ("helen", "celebamask_hq"):
+        paper, ours = RECIPES[f"{name}_paper"], RECIPES[name]
+        assert (paper.schedule, paper.prior_output_bias) == ("halving", False)
+        assert (ours.schedule, ours.prior_output_bias) == ("warmup_cosine", True)
+        assert ours.replace(name=paper.name, schedule="halving", prior_output_bias=False) == paper
 
 
 @pytest.mark.parametrize("bad", [

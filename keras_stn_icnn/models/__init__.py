@@ -6,6 +6,7 @@ from keras_stn_icnn.models.red_net import RedNet
 from keras_stn_icnn.models.rnn_g import RNNG, RNNGTwoStage
 from keras_stn_icnn.models.stn_icnn import (
     LOCALIZERS,
+    CentroidLocalizer,
     FCNLocalizer,
     ResNet18Localizer,
     STNiCNN,

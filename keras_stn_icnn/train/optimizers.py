@@ -38,6 +38,48 @@ def halving_schedule(learning_rate, steps_per_epoch, every_epochs=5):
     )
 
 
+WARMUP_FRACTION = 0.1
+"""Share of a stage's steps over which `warmup_cosine_schedule` ramps the rate up."""
+
+
+def warmup_cosine_schedule(learning_rate, total_steps, warmup_fraction=WARMUP_FRACTION):
+    """A linear warm-up from a tenth of `learning_rate`, then a cosine decay to zero at `total_steps`.
+
+    Tied to the stage's steps rather than to epochs, so the rate follows the
+    images seen whatever the size of the training set. The warm-up keeps the
+    first Adam steps small: with the log-prior bias, an iCNN started at a
+    fifth of the rate or warmed up leaves the all-background answer sooner
+    and more steadily than one started at full rate (`docs/stage1_ablation.md`).
+
+    Args:
+        learning_rate: float, the peak rate.
+        total_steps: int, optimizer steps of the whole stage.
+        warmup_fraction: float in [0, 1), the share of the steps spent warming up.
+
+    Returns:
+        A `keras.optimizers.schedules.CosineDecay`.
+
+    Example:
+    >>> schedule = warmup_cosine_schedule(0.01, total_steps=100)
+    >>> [round(float(schedule(step)), 4) for step in (0, 10, 55, 100)]
+    [0.001, 0.01, 0.005, 0.0]
+    """
+    total_steps = int(total_steps)
+    if total_steps < 1:
+        raise ValueError(f"total_steps must be a positive int, got {total_steps!r}")
+    if not 0.0 <= float(warmup_fraction) < 1.0:
+        raise ValueError(f"warmup_fraction must be in [0, 1), got {warmup_fraction!r}")
+    warmup_steps = int(round(total_steps * float(warmup_fraction)))
+    if not warmup_steps:
+        return keras.optimizers.schedules.CosineDecay(float(learning_rate), decay_steps=total_steps)
+    return keras.optimizers.schedules.CosineDecay(
+        float(learning_rate) / 10.0,
+        decay_steps=max(total_steps - warmup_steps, 1),
+        warmup_target=float(learning_rate),
+        warmup_steps=warmup_steps,
+    )
+
+
 @keras.saving.register_keras_serializable(package="keras_stn_icnn")
 class GroupedAdam(keras.optimizers.Adam):
     """Adam with one learning rate per named group of variables.

@@ -35,7 +35,7 @@ import tensorflow as tf
 from keras_stn_icnn.data.pipeline import stn_icnn_training_pipeline
 from keras_stn_icnn.metrics import CropCentreError, FaceParsingF1
 from keras_stn_icnn.models import STNiCNN
-from keras_stn_icnn.models.parsing import PART_NAMES
+from keras_stn_icnn.models.parsing import PART_NAMES, part_model_plan
 from keras_stn_icnn.train import stage_models
 from keras_stn_icnn.train.callbacks import (
     TimeBudget,
@@ -45,7 +45,8 @@ from keras_stn_icnn.train.callbacks import (
     stage_callbacks,
 )
 from keras_stn_icnn.train.custom_loop import fit_with_custom_loop, needs_custom_loop
-from keras_stn_icnn.train.optimizers import ADAM_EPSILON, GroupedAdam, halving_schedule
+from keras_stn_icnn.train.priors import label_frequencies, set_prior_bias
+from keras_stn_icnn.train.optimizers import ADAM_EPSILON, GroupedAdam, halving_schedule, warmup_cosine_schedule
 from keras_stn_icnn.train.strategy import (
     check_global_batch_size,
     distribution_strategy,
@@ -62,6 +63,12 @@ ICNN_BASELINE_STAGES = ("stage1", "parts")
 
 FINAL_WEIGHTS = "final.weights.h5"
 
+PRIOR_BIAS_STAGES = ("stage1", "parts")
+"""Stages that start their iCNNs' logits bias at the log class priors (`Recipe.prior_output_bias`)."""
+
+PRIOR_SAMPLE_BATCHES = 8
+"""Batches of a stage's first epoch whose labels give the class priors."""
+
 
 class StageTrainer:
     """Trains a parser's stages from a recipe, one folder per stage.
@@ -69,7 +76,9 @@ class StageTrainer:
     Args:
         run_dir: str or path-like, where the run's stages keep their state.
         recipe: a `train.recipes.Recipe`.
-        localizer: str, the `STNiCNN` localizer. Defaults to `"resnet18"`.
+        localizer: str, the `STNiCNN` localizer, or None for the recipe's.
+            A localizer without weights (`"centroid"`) skips the localizer
+            stage.
         canvas_size: int, the crop canvas (the largest image side).
         seed: int, seeds the weights' initialisation and the data.
         strategy: a `tf.distribute.Strategy`, or None for
@@ -89,7 +98,7 @@ class StageTrainer:
     >>> parser = trainer.train(HelenReader(root, schema="stn_icnn").dataset("train"))  # doctest: +SKIP
     """
 
-    def __init__(self, run_dir, recipe, *, localizer="resnet18", canvas_size=1024, seed=0, strategy=None,
+    def __init__(self, run_dir, recipe, *, localizer=None, canvas_size=1024, seed=0, strategy=None,
                  verbose="auto", jit_compile=None, stage_seconds=None):
         self.run_dir = Path(run_dir)
         self.recipe = recipe
@@ -110,7 +119,8 @@ class StageTrainer:
             check_global_batch_size(settings.batch_size, self.strategy)
         keras.utils.set_random_seed(self.seed)
         with self.strategy.scope():
-            self.parser = STNiCNN(localizer=localizer, window=recipe.window, canvas_size=self.canvas_size)
+            self.parser = STNiCNN(localizer=localizer or recipe.localizer_network, window=recipe.window,
+                                  canvas_size=self.canvas_size)
         self.histories = {}
 
     def train(self, dataset, stages=STN_ICNN_STAGES):
@@ -146,6 +156,11 @@ class StageTrainer:
             self.parser.load_weights(str(stage_dir / FINAL_WEIGHTS))
             print(f"[{stage}] already done; loaded {stage_dir / FINAL_WEIGHTS}")
             return
+        if stage == "localizer" and not self.parser.get_layer("localizer").trainable_weights:
+            print(f"[{stage}] the {self.parser.localizer} localizer has no weights to train")
+            if self.chief:
+                atomic_save_weights(self.parser, stage_dir / FINAL_WEIGHTS)
+            return
         settings = self.recipe.joint if stage == "joint" else getattr(self.recipe, stage)
         done_epochs = backed_up_epochs(backup_dir(stage_dir, self.worker))
         batches = stn_icnn_training_pipeline(
@@ -163,6 +178,8 @@ class StageTrainer:
         )
         if done_epochs:
             print(f"[{stage}] resuming after epoch {done_epochs} of {settings.epochs}")
+        elif self.recipe.prior_output_bias and stage in PRIOR_BIAS_STAGES:
+            self._set_prior_biases(stage, batches.dataset)
         model, inputs = self.compiled_stage_model(stage, batches.steps_per_epoch)
         callbacks = stage_callbacks(
             stage_dir, self.parser, batch_size=settings.batch_size, chief=self.chief, worker=self.worker
@@ -186,6 +203,18 @@ class StageTrainer:
         if self.chief:
             atomic_save_weights(self.parser, stage_dir / FINAL_WEIGHTS)
 
+    def _set_prior_biases(self, stage, batches):
+        """Starts the logits bias of the stage's iCNNs at the class frequencies of its first views."""
+        sample = list(batches.take(PRIOR_SAMPLE_BATCHES).as_numpy_iterator())
+        if stage == "stage1":
+            frequencies = label_frequencies((b["stage1_label"] for b in sample), self.parser.get_layer("stage1").num_classes)
+            set_prior_bias(self.parser.get_layer("stage1").logits_layer, frequencies)
+            return
+        for name, num_classes, parts, _ in part_model_plan(self.parser.shared_part_models):
+            indices = [PART_NAMES.index(part) for part in parts]
+            frequencies = label_frequencies((b["part_labels"][:, indices] for b in sample), num_classes)
+            set_prior_bias(self.parser.get_layer(name).logits_layer, frequencies)
+
     def _set_trainable(self, stage):
         """Freezes what a stage does not train (BatchNorm of frozen parts runs in inference mode)."""
         frozen = {
@@ -195,10 +224,13 @@ class StageTrainer:
         for name in ("stage1", "localizer"):
             self.parser.get_layer(name).trainable = name not in frozen
 
-    def _adam(self, learning_rate, steps_per_epoch):
-        return keras.optimizers.Adam(
-            halving_schedule(learning_rate, steps_per_epoch, self.recipe.halve_every_epochs), epsilon=ADAM_EPSILON
-        )
+    def _schedule(self, learning_rate, steps_per_epoch, epochs):
+        if self.recipe.schedule == "warmup_cosine":
+            return warmup_cosine_schedule(learning_rate, steps_per_epoch * epochs)
+        return halving_schedule(learning_rate, steps_per_epoch, self.recipe.halve_every_epochs)
+
+    def _adam(self, learning_rate, steps_per_epoch, epochs):
+        return keras.optimizers.Adam(self._schedule(learning_rate, steps_per_epoch, epochs), epsilon=ADAM_EPSILON)
 
     def compiled_stage_model(self, stage, steps_per_epoch):
         """The model that trains `stage`, compiled as `run_stage` trains it.
@@ -232,7 +264,7 @@ class StageTrainer:
         if stage == "stage1":
             model = stage_models.stage1_model(parser)
             model.compile(
-                optimizer=self._adam(settings.learning_rate, steps_per_epoch),
+                optimizer=self._adam(settings.learning_rate, steps_per_epoch, settings.epochs),
                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                 metrics=[FaceParsingF1(name="f1")],
                 jit_compile=self.jit_compile,
@@ -240,14 +272,14 @@ class StageTrainer:
             return model, lambda b: (b["stage1_image"], b["stage1_label"])
         if stage == "localizer":
             model = stage_models.localizer_model(parser)
-            model.compile(optimizer=self._adam(settings.learning_rate, steps_per_epoch),
+            model.compile(optimizer=self._adam(settings.learning_rate, steps_per_epoch, settings.epochs),
                           loss=keras.losses.Huber(delta=1.0),
                           metrics=["mae", CropCentreError(frame_size=self.canvas_size)], jit_compile=self.jit_compile)
             return model, lambda b: (b["stage1_image"], b["theta"])
         if stage == "parts":
             model = stage_models.parts_model(parser, self.recipe.window)
             model.compile(
-                optimizer=self._adam(settings.learning_rate, steps_per_epoch),
+                optimizer=self._adam(settings.learning_rate, steps_per_epoch, settings.epochs),
                 loss={part: keras.losses.SparseCategoricalCrossentropy(from_logits=True) for part in PART_NAMES},
                 jit_compile=self.jit_compile,
             )
@@ -261,7 +293,7 @@ class StageTrainer:
                 stage_models.LOCALIZER: settings.localizer_learning_rate,
                 stage_models.PARTS: settings.parts_learning_rate,
             },
-            learning_rate=halving_schedule(1.0, steps_per_epoch, self.recipe.halve_every_epochs),
+            learning_rate=self._schedule(1.0, steps_per_epoch, settings.epochs),
         )
         optimizer.assign_groups(stage_models.variable_groups(parser))
         model.compile(optimizer=optimizer, jit_compile=self.jit_compile)

@@ -105,6 +105,11 @@ class ICNN(keras.Model):
         self.output_kernel_size = int(output_kernel_size)
         self.num_interlink_layers = int(num_interlink_layers)
 
+    @property
+    def logits_layer(self):
+        """The last convolution, whose outputs are the logits (its bias sets the starting class balance)."""
+        return self.get_layer("head_conv_3")
+
     def get_config(self):
         return {
             "name": self.name,

@@ -14,6 +14,7 @@ from keras_stn_icnn.models.parsing import (
     parsing_outputs,
     run_part_models,
 )
+from keras_stn_icnn.models.stn_icnn.centroid_localizer import FRAME_SIZE, CentroidLocalizer
 from keras_stn_icnn.models.stn_icnn.fcn_localizer import FCNLocalizer
 from keras_stn_icnn.models.stn_icnn.resnet18_localizer import ResNet18Localizer
 from keras_stn_icnn.models.stn_icnn.vgg9_localizer import VGG9Localizer
@@ -22,6 +23,7 @@ LOCALIZERS = {
     "resnet18": ResNet18Localizer,
     "fcn": FCNLocalizer,
     "vgg9": VGG9Localizer,
+    "centroid": CentroidLocalizer,
 }
 """Localizer names accepted by `STNiCNN(localizer=...)`."""
 
@@ -47,8 +49,10 @@ class STNiCNN(ParsingMixin, keras.Model):
 
     Args:
         localizer: str, one of `"resnet18"` (the released checkpoints'),
-            `"fcn"` (the authors' all-convolutional one) or `"vgg9"` (the
-            paper's Fig. 3). Defaults to `"resnet18"`.
+            `"fcn"` (the authors' all-convolutional one), `"vgg9"` (the
+            paper's Fig. 3) or `"centroid"` (ours: the soft centroids of the
+            stage-1 mask, no weights, `CentroidLocalizer`). Defaults to
+            `"resnet18"`.
         window: int, odd side of the part crops. Defaults to 81 (HELEN; the
             paper uses 127 for CelebAMask-HQ).
         canvas_size: int, side of the square canvas crops are taken from, and
@@ -97,7 +101,10 @@ class STNiCNN(ParsingMixin, keras.Model):
         scale = layers.Rescaling(1.0 / 255.0, name="scale")
         stage1_resize = AlignedBilinearResize((STAGE1_SIZE, STAGE1_SIZE), name="stage1_resize")
         stage1 = ICNN(num_classes, name="stage1")
-        localizer_model = LOCALIZERS[localizer](num_mask_channels=num_classes, name="localizer")
+        placement = {}
+        if localizer == "centroid":  # it places crops on a frame of the canvas, so it needs their sizes
+            placement = {"window": window, "canvas_size": canvas_size, "frame_size": min(FRAME_SIZE, canvas_size)}
+        localizer_model = LOCALIZERS[localizer](num_mask_channels=num_classes, name="localizer", **placement)
         cropper = CropTransformer(window, canvas_size=canvas, name="crop")
         plan = part_model_plan(shared_part_models)
         part_models = {

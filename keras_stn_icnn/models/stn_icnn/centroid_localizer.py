@@ -1,0 +1,113 @@
+"""A localizer with nothing to learn: part thetas from the soft centroids of the stage-1 probabilities."""
+
+import keras
+import tensorflow as tf
+
+from keras_stn_icnn.ops import theta_from_centres
+from keras_stn_icnn.ops.centroids import STN_ICNN_PART_CLASSES, class_centroids, part_centres
+
+NUM_MASK_CHANNELS = 1 + max(max(classes) for classes in STN_ICNN_PART_CLASSES)
+
+FRAME_SIZE = 512
+"""The photo side the crops are placed for by default: the synthetic photos', and FaceParser's framing."""
+
+
+@keras.saving.register_keras_serializable(package="keras_stn_icnn")
+class CentroidLocalizer(keras.layers.Layer):
+    """Six thetas from the probability-weighted centroids of the stage-1 mask, differentiable.
+
+    The iCNN baseline's cropper (`layers.CentroidTheta`) made soft: each
+    class's centroid is the mean pixel position weighted by its softmax
+    probability (`ops.centroids.class_centroids`), the parts' centres follow
+    the ground truth's rule (`ops.centroids.part_centres`: the mouth is the
+    mean of its classes, a missing part is filled from its partner or the
+    inner face), and the centres become thetas exactly as the ground-truth
+    thetas are made. Gradients flow from the crops back into the stage-1
+    iCNN, so end-to-end training still trains stage 1 through the crop.
+
+    Like the paper's learned localizers it sees only the mask, not the
+    photo's size: it places the crops as on a `frame_size` square photo
+    centred on the canvas, the size the synthetic faces have and the one
+    `FaceParser` frames real faces to. Measured on the synthetic test faces
+    its crops are about 5 canvas pixels from the ground truth's once stage 1
+    is trained, where the paper's ResNet-18 localizer, trained on the same
+    masks, stays 20-50 pixels off after 600 steps
+    (`docs/stage1_ablation.md`).
+
+    Args:
+        num_mask_channels: int, channels of the input mask. Must be 9 (the
+            STN-iCNN classes).
+        num_parts: int. Must be 6.
+        frame_size: int, the side of the square photo the mask is taken to
+            come from. Defaults to 512.
+        canvas_size: int, the side of the canvas the photo is centred on.
+            Defaults to 1024.
+        window: odd int, the crop side. Defaults to 81.
+        min_mass: float, summed probability a class needs to count as
+            present. Defaults to 1.
+        **kwargs: standard `keras.layers.Layer` arguments.
+
+    Call arguments:
+        probabilities: float tensor `[B, h, w, 9]`, the softmax of the
+            stage-1 logits.
+
+    Returns:
+        float32 tensor `[B, 6, 2, 3]` of `[[sx, 0, tx], [0, sy, ty]]`.
+
+    Example:
+    >>> background = keras.ops.one_hot(keras.ops.zeros([1, 128, 128], "int32"), 9)
+    >>> theta = CentroidLocalizer()(background)  # no face: every crop at the photo's centre
+    >>> [round(float(v), 4) for v in theta[0, 0, :, 2]]
+    [0.0, 0.0]
+    """
+
+    def __init__(self, num_mask_channels=NUM_MASK_CHANNELS, num_parts=6, frame_size=FRAME_SIZE, canvas_size=1024,
+                 window=81, min_mass=1.0, **kwargs):
+        super().__init__(**kwargs)
+        if int(num_mask_channels) != NUM_MASK_CHANNELS or int(num_parts) != len(STN_ICNN_PART_CLASSES):
+            raise ValueError(
+                f"CentroidLocalizer places STN-iCNN's {len(STN_ICNN_PART_CLASSES)} parts from its "
+                f"{NUM_MASK_CHANNELS} classes, got num_mask_channels={num_mask_channels!r}, num_parts={num_parts!r}"
+            )
+        if not 2 <= int(frame_size) <= int(canvas_size):
+            raise ValueError(f"need 2 <= frame_size <= canvas_size, got {frame_size!r} and {canvas_size!r}")
+        if int(window) % 2 != 1:
+            raise ValueError(f"window must be odd, got {window!r}")
+        if not float(min_mass) > 0:
+            raise ValueError(f"min_mass must be positive, got {min_mass!r}")
+        self.num_mask_channels = NUM_MASK_CHANNELS
+        self.num_parts = len(STN_ICNN_PART_CLASSES)
+        self.frame_size = int(frame_size)
+        self.canvas_size = int(canvas_size)
+        self.window = int(window)
+        self.min_mass = float(min_mass)
+
+    def build(self, probabilities_shape):
+        if len(probabilities_shape) != 4 or probabilities_shape[-1] != NUM_MASK_CHANNELS:
+            raise ValueError(
+                f"probabilities must be [B, h, w, {NUM_MASK_CHANNELS}], got shape {tuple(probabilities_shape)}"
+            )
+
+    def call(self, probabilities):
+        probabilities = tf.cast(probabilities, tf.float32)
+        centroids, mass = class_centroids(probabilities)  # [B, 9, 2] on the mask grid
+        map_size = tf.cast(tf.shape(probabilities)[1:3], tf.float32)
+        centres, _ = part_centres(centroids, mass, (map_size[0], map_size[1]), min_mass=self.min_mass)
+        # Corners aligned, as the stage-1 resize: grid position i is photo position i (frame - 1) / (h - 1).
+        centres = centres * (self.frame_size - 1.0) / (map_size - 1.0)
+        centres = centres + float((self.canvas_size - self.frame_size) // 2)
+        return theta_from_centres(centres, self.window, (self.canvas_size, self.canvas_size))
+
+    def compute_output_shape(self, probabilities_shape):
+        return (probabilities_shape[0], self.num_parts, 2, 3)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_mask_channels": self.num_mask_channels,
+            "num_parts": self.num_parts,
+            "frame_size": self.frame_size,
+            "canvas_size": self.canvas_size,
+            "window": self.window,
+            "min_mass": self.min_mass,
+        }

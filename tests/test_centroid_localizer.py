@@ -1,0 +1,79 @@
+"""CentroidLocalizer: the soft-centroid crops land where the ground truth's do, and gradients reach the mask."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_stn_icnn.data.stn_icnn_inputs import stn_icnn_inputs
+from keras_stn_icnn.data.synthetic import PHOTO_SIZE, render_face
+from keras_stn_icnn.labels import label_mapping
+from keras_stn_icnn.models import CentroidLocalizer, STNiCNN
+from keras_stn_icnn.ops.affine import crop_centres
+
+HELEN_TO_STN_ICNN = label_mapping("helen", "stn_icnn")
+
+
+def _views(seed):
+    image, label = render_face(seed)
+    return stn_icnn_inputs(tf.constant(image), tf.constant(HELEN_TO_STN_ICNN[label]), with_parts=False,
+                           with_canvas=False)
+
+
+@pytest.mark.parametrize("seed", [3, 17, 40])
+def test_the_mask_of_the_true_labels_puts_the_crops_on_the_ground_truth(seed):
+    """On the one-hot stage-1 label the crops land on the ground truth's, up to what the 128 px grid loses.
+
+    Per axis, in photo pixels (4 per grid cell): the nearest resize samples photo row 4i + 2 where the
+    corner-aligned mapping puts 4.024 i, up to 2 px apart; sampling every fourth row moves a part's
+    centroid by at most half a step, 2 px; the ground truth floors its centres, 1 px. So at most
+    sqrt(2) * (2 + 2 + 1) = 7.1 px.
+    """
+    views = _views(seed)
+    mask = tf.one_hot(tf.cast(views["stage1_label"], tf.int32), 9)[tf.newaxis]
+    theta = CentroidLocalizer(frame_size=PHOTO_SIZE)(mask)
+    offsets = crop_centres(theta, (1024, 1024)) - crop_centres(views["theta"][tf.newaxis], (1024, 1024))
+    present = views["part_present"].numpy()
+    distances = np.linalg.norm(offsets.numpy()[0], axis=-1)[present]
+    assert present.any() and distances.max() <= 7.1, distances
+
+
+def test_gradients_reach_the_stage1_probabilities():
+    views = _views(5)
+    logits = tf.Variable(tf.one_hot(tf.cast(views["stage1_label"], tf.int32), 9)[tf.newaxis] * 5.0)
+    with tf.GradientTape() as tape:
+        theta = CentroidLocalizer()(tf.nn.softmax(logits))
+        loss = tf.reduce_sum(theta[..., 2])
+    gradient = tape.gradient(loss, logits)
+    assert gradient is not None and float(tf.reduce_max(tf.abs(gradient))) > 0.0
+
+
+def test_an_stn_icnn_with_it_has_no_localizer_weights_and_round_trips(tmp_path):
+    model = STNiCNN(localizer="centroid", window=41, canvas_size=256)
+    assert model.get_layer("localizer").trainable_weights == []
+    assert model.get_layer("localizer").get_config()["canvas_size"] == 256
+    images = np.random.default_rng(0).uniform(0, 255, (1, 200, 180, 3)).astype("float32")
+    path = tmp_path / "centroid.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    np.testing.assert_allclose(restored(images)["theta"], model(images)["theta"], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"num_mask_channels": 11}, "9 classes"),
+        ({"num_parts": 5}, "6 parts"),
+        ({"frame_size": 2048}, "frame_size <= canvas_size"),
+        ({"window": 80}, "window must be odd"),
+        ({"min_mass": 0.0}, "min_mass must be positive"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        CentroidLocalizer(**kwargs)
+
+
+def test_a_mask_of_other_classes_is_refused():
+    with pytest.raises(ValueError, match=r"probabilities must be \[B, h, w, 9\]"):
+        CentroidLocalizer()(tf.zeros([1, 128, 128, 11]))
