@@ -153,5 +153,7 @@ def part_centres(centroids, mass, frame_size, part_classes=STN_ICNN_PART_CLASSES
             usable = present[..., partner] & present[..., reference] & present[..., reference_partner]
             mirrored = centres[..., partner, :] + centres[..., reference, :] - centres[..., reference_partner, :]
             candidate = tf.where(usable[..., tf.newaxis], mirrored, fallback)
-        filled.append(tf.where(present[..., part, tf.newaxis], centre, candidate))
+        # expand_dims, not present[..., part, tf.newaxis]: TF 2.21's graph optimiser drops that new axis in
+        # batched graphs, and the select then fails with "condition [B], then [B,2]".
+        filled.append(tf.where(tf.expand_dims(present[..., part], -1), centre, candidate))
     return tf.stack(filled, axis=-2), present
