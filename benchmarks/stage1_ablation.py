@@ -76,13 +76,9 @@ VARIANTS = {
 """Round 1: one change each against the authors' settings."""
 
 ROUND_2 = {
-    "torch_init": dict(init="torch"),
     "lr_0.005": dict(learning_rate=0.005),
-    "lr_0.0005": dict(learning_rate=0.0005),
-    "batch_16": dict(batch_size=16),
-    "faces_2000": dict(faces=2000),
-    "weighted_ce": dict(loss="weighted_ce"),
-    "warmup_cosine": dict(schedule="warmup_cosine"),
+    **{name: VARIANTS[name]
+       for name in ("torch_init", "lr_0.0005", "batch_16", "faces_2000", "weighted_ce", "warmup_cosine")},
 }
 VARIANTS.update({f"prior_bias+{name}": dict(prior_bias=True, **change) for name, change in ROUND_2.items()})
 """Round 2: one change each on top of the log-prior output bias, the one change of round 1 that fixed it."""
