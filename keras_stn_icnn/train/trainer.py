@@ -45,8 +45,8 @@ from keras_stn_icnn.train.callbacks import (
     stage_callbacks,
 )
 from keras_stn_icnn.train.custom_loop import fit_with_custom_loop, needs_custom_loop
-from keras_stn_icnn.train.priors import label_frequencies, set_prior_bias
 from keras_stn_icnn.train.optimizers import ADAM_EPSILON, GroupedAdam, halving_schedule, warmup_cosine_schedule
+from keras_stn_icnn.train.priors import label_frequencies, set_prior_bias
 from keras_stn_icnn.train.strategy import (
     check_global_batch_size,
     distribution_strategy,
@@ -207,8 +207,9 @@ class StageTrainer:
         """Starts the logits bias of the stage's iCNNs at the class frequencies of its first views."""
         sample = list(batches.take(PRIOR_SAMPLE_BATCHES).as_numpy_iterator())
         if stage == "stage1":
-            frequencies = label_frequencies((b["stage1_label"] for b in sample), self.parser.get_layer("stage1").num_classes)
-            set_prior_bias(self.parser.get_layer("stage1").logits_layer, frequencies)
+            stage1 = self.parser.get_layer("stage1")
+            frequencies = label_frequencies((b["stage1_label"] for b in sample), stage1.num_classes)
+            set_prior_bias(stage1.logits_layer, frequencies)
             return
         for name, num_classes, parts, _ in part_model_plan(self.parser.shared_part_models):
             indices = [PART_NAMES.index(part) for part in parts]
