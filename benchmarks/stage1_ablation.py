@@ -29,7 +29,8 @@ from keras_stn_icnn.data.synthetic import GENERATOR_VERSION, render_face  # noqa
 from keras_stn_icnn.labels import label_mapping  # noqa: E402
 from keras_stn_icnn.metrics import FaceParsingF1  # noqa: E402
 from keras_stn_icnn.models.icnn import ICNN  # noqa: E402
-from keras_stn_icnn.ops import resize_bilinear_align_corners  # noqa: E402
+from keras_stn_icnn.data.stn_icnn_inputs import stn_icnn_inputs  # noqa: E402
+from keras_stn_icnn.train.priors import label_frequencies, set_prior_bias  # noqa: E402
 
 SIZE = 128
 HELEN_TO_STN = label_mapping("helen", "stn_icnn")
@@ -45,10 +46,10 @@ def stage1_views(seed, indices, cache_dir=None):
     images, labels = [], []
     for index in indices:
         image, label = render_face((seed, index))
-        scaled = tf.constant(image, tf.float32)[None] / 255.0
-        images.append(resize_bilinear_align_corners(scaled, (SIZE, SIZE))[0].numpy())
-        label = HELEN_TO_STN[label]
-        labels.append(tf.image.resize(label[..., None], (SIZE, SIZE), method="nearest")[..., 0].numpy())
+        views = stn_icnn_inputs(tf.constant(image), tf.constant(HELEN_TO_STN[label]), with_parts=False,
+                                with_canvas=False)
+        images.append(views["stage1_image"].numpy())
+        labels.append(views["stage1_label"].numpy())
     images, labels = np.stack(images), np.stack(labels).astype(np.int32)
     if cached:
         cached.parent.mkdir(parents=True, exist_ok=True)
@@ -57,7 +58,7 @@ def stage1_views(seed, indices, cache_dir=None):
 
 
 BASE = dict(init="keras", loss="ce", learning_rate=0.002, batch_size=4, faces=200, prior_bias=False,
-            schedule="constant", head="authors")
+            schedule="constant")
 
 VARIANTS = {
     "authors": {},
@@ -106,7 +107,7 @@ def _conv_layers(layer):
     return found
 
 
-def make_loss(kind, priors):
+def make_loss(kind):
     ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     weights = tf.constant(np.where(np.arange(9) == 0, 1.0, 20.0), tf.float32)
 
@@ -143,14 +144,13 @@ def run_variant(name, settings, data, steps, eval_every, seed):
     model(tf.zeros([1, SIZE, SIZE, 3]))
     if settings["init"] != "keras":
         reinitialise(model, settings["init"], seed)
-    priors = np.bincount(labels.ravel(), minlength=9) / labels.size
     if settings["prior_bias"]:
-        model.get_layer("head_conv_3").bias.assign(np.log(np.maximum(priors, 1e-6)).astype("float32"))
+        set_prior_bias(model.logits_layer, label_frequencies([labels], 9))
     lr = settings["learning_rate"]
     if settings["schedule"] == "warmup_cosine":
         lr = keras.optimizers.schedules.CosineDecay(
             lr / 10, decay_steps=steps - steps // 10, warmup_target=lr, warmup_steps=steps // 10)
-    model.compile(optimizer=keras.optimizers.Adam(lr, epsilon=1e-8), loss=make_loss(settings["loss"], priors))
+    model.compile(optimizer=keras.optimizers.Adam(lr, epsilon=1e-8), loss=make_loss(settings["loss"]))
     batch = settings["batch_size"]
     rng = np.random.default_rng(seed)
     curve = []
