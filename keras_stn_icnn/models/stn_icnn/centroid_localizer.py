@@ -45,6 +45,13 @@ class CentroidLocalizer(keras.layers.Layer):
         window: odd int, the crop side. Defaults to 81.
         min_mass: float, summed probability a class needs to count as
             present. Defaults to 1.
+        whole_pixels: bool, floor the crop centres to whole canvas pixels
+            in the forward pass, as the ground-truth thetas the part models
+            are trained on are, with the identity as their gradient
+            (straight-through). The crops are then plain copies, and pasting
+            the parts back moves no label by a fraction of a pixel; between
+            whole pixels the crop is bilinearly resampled, which costs
+            F1 (`docs/stage1_ablation.md`). Defaults to True.
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -62,7 +69,7 @@ class CentroidLocalizer(keras.layers.Layer):
     """
 
     def __init__(self, num_mask_channels=NUM_MASK_CHANNELS, num_parts=6, frame_size=FRAME_SIZE, canvas_size=1024,
-                 window=81, min_mass=1.0, **kwargs):
+                 window=81, min_mass=1.0, whole_pixels=True, **kwargs):
         super().__init__(**kwargs)
         if int(num_mask_channels) != NUM_MASK_CHANNELS or int(num_parts) != len(STN_ICNN_PART_CLASSES):
             raise ValueError(
@@ -81,6 +88,7 @@ class CentroidLocalizer(keras.layers.Layer):
         self.canvas_size = int(canvas_size)
         self.window = int(window)
         self.min_mass = float(min_mass)
+        self.whole_pixels = bool(whole_pixels)
 
     def build(self, probabilities_shape):
         if len(probabilities_shape) != 4 or probabilities_shape[-1] != NUM_MASK_CHANNELS:
@@ -96,6 +104,8 @@ class CentroidLocalizer(keras.layers.Layer):
         # Corners aligned, as the stage-1 resize: grid position i is photo position i (frame - 1) / (h - 1).
         centres = centres * (self.frame_size - 1.0) / (map_size - 1.0)
         centres = centres + float((self.canvas_size - self.frame_size) // 2)
+        if self.whole_pixels:
+            centres = centres + tf.stop_gradient(tf.floor(centres) - centres)
         return theta_from_centres(centres, self.window, (self.canvas_size, self.canvas_size))
 
     def compute_output_shape(self, probabilities_shape):
@@ -110,4 +120,5 @@ class CentroidLocalizer(keras.layers.Layer):
             "canvas_size": self.canvas_size,
             "window": self.window,
             "min_mass": self.min_mass,
+            "whole_pixels": self.whole_pixels,
         }
