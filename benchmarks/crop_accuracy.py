@@ -28,8 +28,8 @@ import keras_stn_icnn  # noqa: F401  (registers the package's Keras objects for 
 from keras_stn_icnn.data import HelenReader
 from keras_stn_icnn.data.stn_icnn_inputs import ground_truth_theta
 from keras_stn_icnn.evaluation import synthetic_test_set
+from keras_stn_icnn.labels import STN_ICNN_PART_NAMES
 from keras_stn_icnn.metrics import confusion_matrix, f1_scores, format_f1_table
-from keras_stn_icnn.models.parsing import PART_NAMES
 from keras_stn_icnn.ops.affine import crop_centres
 from keras_stn_icnn.ops.centroids import STN_ICNN_PART_CLASSES
 from keras_stn_icnn.ops.grid_sample import frame_offset
@@ -66,9 +66,9 @@ def crop_ceilings(faces, window, shifts, seed=0):
 
 def window_fit(faces, window):
     """Per part, the share of its pixels inside its ground-truth window: over all faces, and the worst face's."""
-    inside = np.zeros(len(PART_NAMES))
-    total = np.zeros(len(PART_NAMES))
-    worst = np.ones(len(PART_NAMES))
+    inside = np.zeros(len(STN_ICNN_PART_NAMES))
+    total = np.zeros(len(STN_ICNN_PART_NAMES))
+    worst = np.ones(len(STN_ICNN_PART_NAMES))
     for label, centres in faces:
         kept = windowed_ground_truth(label, centres, window)
         for part, classes in enumerate(STN_ICNN_PART_CLASSES):
@@ -113,7 +113,7 @@ def main():
     print(f"{len(faces)} synthetic test faces (seed {args.seed}), window {args.window}")
     overall, worst = window_fit(faces, args.window)
     print("share of each present part's pixels inside its ground-truth window, all faces (worst face):")
-    print("  " + ", ".join(f"{name} {o:.4f} ({w:.3f})" for name, o, w in zip(PART_NAMES, overall, worst)))
+    print("  " + ", ".join(f"{name} {o:.4f} ({w:.3f})" for name, o, w in zip(STN_ICNN_PART_NAMES, overall, worst)))
     for shift, scores in crop_ceilings(faces, args.window, args.shifts).items():
         print(f"\nground truth kept inside windows whose centres moved {shift:g} px:")
         print(format_f1_table(scores))
@@ -121,7 +121,7 @@ def main():
         errors = centre_errors(keras.saving.load_model(args.model), examples)
         print(f"\ncrop-centre error of {args.model} (canvas px): mean {errors.mean():.1f}, "
               f"median {np.median(errors):.1f}, 90th percentile {np.percentile(errors, 90):.1f}")
-        print("  per part: " + ", ".join(f"{name} {e:.1f}" for name, e in zip(PART_NAMES, errors.mean(axis=0))))
+        print("  per part: " + ", ".join(f"{name} {e:.1f}" for name, e in zip(STN_ICNN_PART_NAMES, errors.mean(axis=0))))
 
 
 if __name__ == "__main__":

@@ -69,6 +69,7 @@ of `STN_ICNN_CLASS_NAMES`.
 """
 
 STN_ICNN_PART_NAMES = tuple(name for name, _ in STN_ICNN_PARTS)
+"""Part order of thetas, crops and `"part_logits"`: eyebrow1, eyebrow2, eye1, eye2, nose, mouth."""
 
 LAPA_CLASS_NAMES = HELEN_CLASS_NAMES
 """LaPa's label ids 0-10: the same parts in the same order as HELEN."""

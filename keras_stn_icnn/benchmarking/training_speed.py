@@ -8,8 +8,8 @@ import tensorflow as tf
 
 from keras_stn_icnn.benchmarking.machine import PeakMemory
 from keras_stn_icnn.benchmarking.timing import time_per_item
-from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
-from keras_stn_icnn.models.parsing import PART_NAMES, STAGE1_SIZE
+from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES, STN_ICNN_PART_NAMES
+from keras_stn_icnn.models.parsing import STAGE1_SIZE
 from keras_stn_icnn.train.recipes import HELEN_RECIPE
 from keras_stn_icnn.train.trainer import STN_ICNN_STAGES, StageTrainer
 
@@ -66,10 +66,10 @@ def random_stage_batch(stage, batch_size, window=81, canvas_size=1024, image_siz
         ),
     }
     if stage == "localizer":
-        batch["theta"] = rng.normal(0.0, 0.1, (batch_size, len(PART_NAMES), 2, 3)).astype(np.float32)
+        batch["theta"] = rng.normal(0.0, 0.1, (batch_size, len(STN_ICNN_PART_NAMES), 2, 3)).astype(np.float32)
     if stage == "parts":
-        batch["part_images"] = rng.integers(0, 256, (batch_size, len(PART_NAMES), window, window, 3), dtype=np.uint8)
-        batch["part_labels"] = rng.integers(0, 2, (batch_size, len(PART_NAMES), window, window), dtype=np.uint8)
+        batch["part_images"] = rng.integers(0, 256, (batch_size, len(STN_ICNN_PART_NAMES), window, window, 3), dtype=np.uint8)
+        batch["part_labels"] = rng.integers(0, 2, (batch_size, len(STN_ICNN_PART_NAMES), window, window), dtype=np.uint8)
     if stage == "joint":
         top = (canvas_size - image_size) // 2
         inside = slice(top, top + image_size)

@@ -19,14 +19,11 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES, STN_ICNN_PARTS
+from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES, STN_ICNN_PART_NAMES, STN_ICNN_PARTS
 from keras_stn_icnn.layers.label_map import LabelMap
 
 STAGE1_SIZE = 128
 """Side of the stage-1 input: every image is resized to 128x128 (aspect ratio not kept)."""
-
-PART_NAMES = tuple(name for name, _ in STN_ICNN_PARTS)
-"""Part order of thetas, crops and `"part_logits"`: eyebrow1, eyebrow2, eye1, eye2, nose, mouth."""
 
 # Shared part models: (model name, parts it labels, parts it sees mirrored).
 _SHARED_PART_MODELS = (
@@ -57,7 +54,7 @@ def part_model_plan(shared_part_models):
             (name, _part_channels(parts[0]), parts, mirrored)
             for name, parts, mirrored in _SHARED_PART_MODELS
         ]
-    return [(f"{part}_model", _part_channels(part), (part,), ()) for part in PART_NAMES]
+    return [(f"{part}_model", _part_channels(part), (part,), ()) for part in STN_ICNN_PART_NAMES]
 
 
 def run_part_models(patches, plan, part_models, window):
@@ -68,22 +65,22 @@ def run_part_models(patches, plan, part_models, window):
     logits flipped back.
 
     Args:
-        patches: tensor `[B, 6, window, window, 3]` in `PART_NAMES` order.
+        patches: tensor `[B, 6, window, window, 3]` in `STN_ICNN_PART_NAMES` order.
         plan: `part_model_plan(...)`.
         part_models: dict model name -> model.
         window: int, the crop side.
 
     Returns:
         dict part name -> logits `[B, window, window, classes]`, in
-        `PART_NAMES` order.
+        `STN_ICNN_PART_NAMES` order.
     """
     part_logits = {}
     for model_name, _, parts, mirrored in plan:
         stacked = keras.ops.stack(
             [
-                keras.ops.flip(patches[:, PART_NAMES.index(part)], 2)
+                keras.ops.flip(patches[:, STN_ICNN_PART_NAMES.index(part)], 2)
                 if part in mirrored
-                else patches[:, PART_NAMES.index(part)]
+                else patches[:, STN_ICNN_PART_NAMES.index(part)]
                 for part in parts
             ],
             axis=1,
@@ -94,7 +91,7 @@ def run_part_models(patches, plan, part_models, window):
             part_logits[part] = (
                 keras.ops.flip(logits[:, k], 2) if part in mirrored else logits[:, k]
             )
-    return {part: part_logits[part] for part in PART_NAMES}
+    return {part: part_logits[part] for part in STN_ICNN_PART_NAMES}
 
 
 def parsing_outputs(stage1_logits, theta, part_logits, assembly, images):
@@ -112,14 +109,14 @@ def parsing_outputs(stage1_logits, theta, part_logits, assembly, images):
         `"probabilities"` `[B, H, W, 9]` and `"labels"` uint8 `[B, H, W]`.
     """
     part_probabilities = [
-        layers.Softmax(name=f"{part}_softmax")(part_logits[part]) for part in PART_NAMES
+        layers.Softmax(name=f"{part}_softmax")(part_logits[part]) for part in STN_ICNN_PART_NAMES
     ]
     probabilities = assembly(part_probabilities, theta, images)
     labels = LabelMap(name="labels")(probabilities)
     return {
         "stage1_logits": stage1_logits,
         "theta": theta,
-        "part_logits": {part: part_logits[part] for part in PART_NAMES},
+        "part_logits": {part: part_logits[part] for part in STN_ICNN_PART_NAMES},
         "probabilities": probabilities,
         "labels": labels,
     }

@@ -17,9 +17,9 @@ import keras
 import tensorflow as tf
 
 from keras_stn_icnn.data.stn_icnn_inputs import PART_CLASS_IDS
-from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
+from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES, STN_ICNN_PART_NAMES
 from keras_stn_icnn.layers.crop_transformer import CropTransformer
-from keras_stn_icnn.models.parsing import PART_NAMES, STAGE1_SIZE, part_model_plan, run_part_models
+from keras_stn_icnn.models.parsing import STAGE1_SIZE, part_model_plan, run_part_models
 
 STAGE1 = "stage1"
 LOCALIZER = "localizer"
@@ -93,7 +93,7 @@ def parts_model(model, window):
         A functional `keras.Model` named `"parts_training"` with a dict
         output part name -> logits `[B, window, window, classes]`.
     """
-    crops = keras.Input((len(PART_NAMES), window, window, 3), name="part_images")
+    crops = keras.Input((len(STN_ICNN_PART_NAMES), window, window, 3), name="part_images")
     scaled = keras.layers.Rescaling(1.0 / 255.0, name="scale")(crops)
     logits = run_part_models(scaled, part_model_plan(model.shared_part_models), part_models_of(model), window)
     return keras.Model(crops, logits, name="parts_training")
@@ -163,13 +163,13 @@ class JointModel(keras.Model):
         label_patches = self.label_crop(keras.ops.cast(inputs["canvas_label"], "float32")[..., None], theta)
         class_ids = tf.stop_gradient(keras.ops.cast(label_patches[..., 0], "int32"))
         part_labels = {
-            part: tf.gather(self.local_labels[index], class_ids[:, index]) for index, part in enumerate(PART_NAMES)
+            part: tf.gather(self.local_labels[index], class_ids[:, index]) for index, part in enumerate(STN_ICNN_PART_NAMES)
         }
         return {"theta": theta, "part_logits": part_logits, "part_labels": part_labels}
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         # A keras Loss scales itself for the number of replicas in sync.
-        loss = sum(self.cross_entropy(y_pred["part_labels"][part], y_pred["part_logits"][part]) for part in PART_NAMES)
+        loss = sum(self.cross_entropy(y_pred["part_labels"][part], y_pred["part_logits"][part]) for part in STN_ICNN_PART_NAMES)
         return loss + sum(self.losses) if self.losses else loss
 
     def get_config(self):

@@ -33,9 +33,10 @@ import keras
 import tensorflow as tf
 
 from keras_stn_icnn.data.pipeline import stn_icnn_training_pipeline
+from keras_stn_icnn.labels import STN_ICNN_PART_NAMES
 from keras_stn_icnn.metrics import CropCentreError, FaceParsingF1
 from keras_stn_icnn.models import STNiCNN
-from keras_stn_icnn.models.parsing import PART_NAMES, part_model_plan
+from keras_stn_icnn.models.parsing import part_model_plan
 from keras_stn_icnn.train import stage_models
 from keras_stn_icnn.train.callbacks import (
     TimeBudget,
@@ -212,7 +213,7 @@ class StageTrainer:
             set_prior_bias(stage1.logits_layer, frequencies)
             return
         for name, num_classes, parts, _ in part_model_plan(self.parser.shared_part_models):
-            indices = [PART_NAMES.index(part) for part in parts]
+            indices = [STN_ICNN_PART_NAMES.index(part) for part in parts]
             frequencies = label_frequencies((b["part_labels"][:, indices] for b in sample), num_classes)
             set_prior_bias(self.parser.get_layer(name).logits_layer, frequencies)
 
@@ -281,11 +282,11 @@ class StageTrainer:
             model = stage_models.parts_model(parser, self.recipe.window)
             model.compile(
                 optimizer=self._adam(settings.learning_rate, steps_per_epoch, settings.epochs),
-                loss={part: keras.losses.SparseCategoricalCrossentropy(from_logits=True) for part in PART_NAMES},
+                loss={part: keras.losses.SparseCategoricalCrossentropy(from_logits=True) for part in STN_ICNN_PART_NAMES},
                 jit_compile=self.jit_compile,
             )
             return model, lambda b: (
-                b["part_images"], {part: b["part_labels"][:, index] for index, part in enumerate(PART_NAMES)}
+                b["part_images"], {part: b["part_labels"][:, index] for index, part in enumerate(STN_ICNN_PART_NAMES)}
             )
         model = stage_models.JointModel(parser, name="joint_training")
         optimizer = GroupedAdam(
