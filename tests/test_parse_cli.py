@@ -142,6 +142,21 @@ def test_collect_inputs_finds_folders_recursively_and_refuses_clashing_outputs(t
         collect_inputs([tmp_path / "x.jpg", tmp_path / "y" / "x.jpg"])
 
 
+@pytest.mark.parametrize("name, mode", [("grey16.png", "I;16"), ("grey16.tif", "I")])
+def test_a_16_bit_greyscale_picture_keeps_its_brightness(tmp_path, name, mode):
+    """Pillow's own RGB conversion clips 16-bit values at 255: a face came out as a white picture."""
+    from PIL import Image
+
+    grey16 = np.array([[0, 257, 32896], [65535, 12850, 51400]], np.uint16)  # 8-bit 0, 1, 128, 255, 50, 200
+    picture = Image.fromarray(grey16) if mode == "I;16" else Image.fromarray(grey16.astype(np.int32), "I")
+    picture.save(tmp_path / name)
+    assert Image.open(tmp_path / name).mode == mode
+    photo = read_photo(tmp_path / name)
+    assert photo.dtype == np.uint8 and photo.shape == (2, 3, 3)
+    np.testing.assert_array_equal(photo[..., 0], [[0, 1, 128], [255, 50, 200]])
+    np.testing.assert_array_equal(photo[..., 0], photo[..., 2])
+
+
 def test_unreadable_photos_and_videos_are_named(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"\x89PNG but not really")
     (tmp_path / "bad.mp4").write_bytes(b"not a video")

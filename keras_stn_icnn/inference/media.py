@@ -113,9 +113,24 @@ def read_photo(path):
     """
     try:
         with Image.open(path) as picture:
-            return np.asarray(ImageOps.exif_transpose(picture).convert("RGB"))
+            return _rgb8(ImageOps.exif_transpose(picture))
     except (UnidentifiedImageError, OSError, ValueError) as error:
         raise UnreadableInputError(f"cannot read {path} as a picture: {error}") from error
+
+
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+"""Pillow's modes for 16-bit greyscale pictures (PNG, TIFF); `"I"` holds them in 32-bit integers."""
+
+
+def _rgb8(picture):
+    """uint8 RGB of a Pillow picture; 16-bit greyscale is scaled to 8 bits, not clipped at 255 as Pillow does."""
+    if picture.mode in SIXTEEN_BIT_MODES:
+        grey = np.asarray(picture).astype(np.float64)
+        if grey.min() < 0 or grey.max() > 65535:
+            raise ValueError(f"greyscale values {grey.min():g}-{grey.max():g} are outside the 16-bit range 0-65535")
+        grey = np.round(grey / 257.0).astype(np.uint8)
+        return np.repeat(grey[..., np.newaxis], 3, axis=-1)
+    return np.asarray(picture.convert("RGB"))
 
 
 def read_video(path, every=1, max_frames=None):
