@@ -18,7 +18,7 @@ from keras_stn_icnn.data.helen import HelenReader
 from keras_stn_icnn.data.synthetic import generate_synthetic_helen, render_face
 from keras_stn_icnn.evaluation import load_parser
 from keras_stn_icnn.export import FORMATS, ExportValidationError, export_model, format_results
-from keras_stn_icnn.inference import FaceParser, MTCNNDetector, collect_inputs, parse_inputs
+from keras_stn_icnn.inference import FaceParser, MTCNNDetector, collect_inputs, parse_inputs, read_photo
 from keras_stn_icnn.models import STNiCNN
 from keras_stn_icnn.train.trainer import STN_ICNN_STAGES
 from keras_stn_icnn.visualize import contact_sheet, save_png
@@ -128,7 +128,7 @@ def _comma_list(text, allowed=None, convert=str):
 def _benchmark(args):
     # Without --model, fresh weights: the cost does not depend on them.
     model = _keras_model(args, "benchmark times") if args.model else STNiCNN()
-    photo = Image.open(args.image).convert("RGB") if args.image else Image.fromarray(render_face(11)[0])
+    photo = Image.fromarray(read_photo(args.image) if args.image else render_face(11)[0])
     photo = np.asarray(photo.resize((BENCHMARK_PHOTO_SIDE, BENCHMARK_PHOTO_SIDE), Image.BILINEAR))
     reference = None
     if args.reference_dir:
