@@ -62,10 +62,11 @@ class CentroidLocalizer(keras.layers.Layer):
         float32 tensor `[B, 6, 2, 3]` of `[[sx, 0, tx], [0, sy, ty]]`.
 
     Example:
+    >>> from keras_stn_icnn.ops import crop_centres
     >>> background = keras.ops.one_hot(keras.ops.zeros([1, 128, 128], "int32"), 9)
-    >>> theta = CentroidLocalizer()(background)  # no face: every crop at the photo's centre
-    >>> [round(float(v), 4) for v in theta[0, 0, :, 2]]
-    [0.0, 0.0]
+    >>> theta = CentroidLocalizer()(background)  # no face: every crop at the 512 px photo's centre
+    >>> crop_centres(theta, (1024, 1024))[0, 0].numpy().round(3).tolist()  # 256 + 255.5, floored
+    [511.0, 511.0]
     """
 
     def __init__(self, num_mask_channels=NUM_MASK_CHANNELS, num_parts=6, frame_size=FRAME_SIZE, canvas_size=1024,
