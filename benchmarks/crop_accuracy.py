@@ -121,7 +121,8 @@ def main():
         errors = centre_errors(keras.saving.load_model(args.model), examples)
         print(f"\ncrop-centre error of {args.model} (canvas px): mean {errors.mean():.1f}, "
               f"median {np.median(errors):.1f}, 90th percentile {np.percentile(errors, 90):.1f}")
-        print("  per part: " + ", ".join(f"{name} {e:.1f}" for name, e in zip(STN_ICNN_PART_NAMES, errors.mean(axis=0))))
+        per_part = zip(STN_ICNN_PART_NAMES, errors.mean(axis=0))
+        print("  per part: " + ", ".join(f"{name} {e:.1f}" for name, e in per_part))
 
 
 if __name__ == "__main__":

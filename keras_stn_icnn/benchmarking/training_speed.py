@@ -68,8 +68,9 @@ def random_stage_batch(stage, batch_size, window=81, canvas_size=1024, image_siz
     if stage == "localizer":
         batch["theta"] = rng.normal(0.0, 0.1, (batch_size, len(STN_ICNN_PART_NAMES), 2, 3)).astype(np.float32)
     if stage == "parts":
-        batch["part_images"] = rng.integers(0, 256, (batch_size, len(STN_ICNN_PART_NAMES), window, window, 3), dtype=np.uint8)
-        batch["part_labels"] = rng.integers(0, 2, (batch_size, len(STN_ICNN_PART_NAMES), window, window), dtype=np.uint8)
+        parts = len(STN_ICNN_PART_NAMES)
+        batch["part_images"] = rng.integers(0, 256, (batch_size, parts, window, window, 3), dtype=np.uint8)
+        batch["part_labels"] = rng.integers(0, 2, (batch_size, parts, window, window), dtype=np.uint8)
     if stage == "joint":
         top = (canvas_size - image_size) // 2
         inside = slice(top, top + image_size)

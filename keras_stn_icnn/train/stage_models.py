@@ -163,13 +163,16 @@ class JointModel(keras.Model):
         label_patches = self.label_crop(keras.ops.cast(inputs["canvas_label"], "float32")[..., None], theta)
         class_ids = tf.stop_gradient(keras.ops.cast(label_patches[..., 0], "int32"))
         part_labels = {
-            part: tf.gather(self.local_labels[index], class_ids[:, index]) for index, part in enumerate(STN_ICNN_PART_NAMES)
+            part: tf.gather(self.local_labels[index], class_ids[:, index])
+            for index, part in enumerate(STN_ICNN_PART_NAMES)
         }
         return {"theta": theta, "part_logits": part_logits, "part_labels": part_labels}
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         # A keras Loss scales itself for the number of replicas in sync.
-        loss = sum(self.cross_entropy(y_pred["part_labels"][part], y_pred["part_logits"][part]) for part in STN_ICNN_PART_NAMES)
+        loss = sum(
+            self.cross_entropy(y_pred["part_labels"][part], y_pred["part_logits"][part]) for part in STN_ICNN_PART_NAMES
+        )
         return loss + sum(self.losses) if self.losses else loss
 
     def get_config(self):

@@ -282,11 +282,14 @@ class StageTrainer:
             model = stage_models.parts_model(parser, self.recipe.window)
             model.compile(
                 optimizer=self._adam(settings.learning_rate, steps_per_epoch, settings.epochs),
-                loss={part: keras.losses.SparseCategoricalCrossentropy(from_logits=True) for part in STN_ICNN_PART_NAMES},
+                loss={
+                    part: keras.losses.SparseCategoricalCrossentropy(from_logits=True) for part in STN_ICNN_PART_NAMES
+                },
                 jit_compile=self.jit_compile,
             )
             return model, lambda b: (
-                b["part_images"], {part: b["part_labels"][:, index] for index, part in enumerate(STN_ICNN_PART_NAMES)}
+                b["part_images"],
+                {part: b["part_labels"][:, index] for index, part in enumerate(STN_ICNN_PART_NAMES)},
             )
         model = stage_models.JointModel(parser, name="joint_training")
         optimizer = GroupedAdam(
