@@ -28,11 +28,10 @@ import keras_stn_icnn  # noqa: F401  (registers the package's Keras objects for 
 from keras_stn_icnn.data import HelenReader
 from keras_stn_icnn.data.stn_icnn_inputs import ground_truth_theta
 from keras_stn_icnn.evaluation import synthetic_test_set
-from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES, STN_ICNN_PART_NAMES
+from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
 from keras_stn_icnn.metrics import confusion_matrix, f1_scores, format_f1_table
 from keras_stn_icnn.models import CentroidLocalizer, ICNNBaseline, STNiCNN
-from keras_stn_icnn.layers import LabelMap
-from keras_stn_icnn.models.parsing import part_model_plan, run_part_models
+from keras_stn_icnn.models.parsing import parsing_outputs, part_model_plan, run_part_models
 
 
 def soft_centroid_parser(path, whole_pixels):
@@ -51,9 +50,8 @@ def at_given_theta(model):
     patches = model.get_layer("crop")(model.get_layer("scale")(images), theta)
     plan = part_model_plan(model.shared_part_models)
     part_logits = run_part_models(patches, plan, {name: model.get_layer(name) for name, *_ in plan}, model.window)
-    part_probabilities = [keras.layers.Softmax()(part_logits[part]) for part in STN_ICNN_PART_NAMES]
-    labels = LabelMap()(model.get_layer("assembly")(part_probabilities, theta, images))
-    return keras.Model([images, theta], labels)
+    outputs = parsing_outputs(None, theta, part_logits, model.get_layer("assembly"), images)
+    return keras.Model([images, theta], outputs["labels"])
 
 
 def score(croppers, examples, window, canvas_size):
