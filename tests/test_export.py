@@ -159,7 +159,7 @@ def test_images_larger_than_the_canvas_are_refused_by_every_runtime(exports):
         LiteRTRunner(out / "stn_icnn.tflite", canvas_size=1024),
         OnnxRunner(out / "stn_icnn.onnx", canvas_size=1024),
     ):
-        with pytest.raises(ValueError, match="1100x40 are larger than the model's 1024x1024 canvas"):
+        with pytest.raises(ValueError, match="1100x40 is larger than the model's 1024x1024 canvas"):
             runner(too_tall)
     with pytest.raises(tf.errors.InvalidArgumentError, match="empty"):
         signature(images=tf.zeros([1, 0, 10, 3], tf.uint8))

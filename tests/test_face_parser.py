@@ -134,7 +134,7 @@ def test_detect_false_parses_the_whole_picture_within_the_training_sizes():
 def test_face_parser_names_bad_inputs_and_bad_parsers():
     photo = np.zeros((40, 40, 3), np.uint8)
     one_face = FixedDetector([FaceBox(10, 10, 10, 10)])
-    with pytest.raises(ValueError, match="uint8 \\[H, W, 3\\]"):
+    with pytest.raises(TypeError, match="the photo: expected a uint8 \\[H, W, 3\\] array, got dtype float32"):
         FaceParser(disc_parser, one_face, UNIT_FRAMING)(photo.astype(np.float32))
     with pytest.raises(ValueError, match="empty"):
         FaceParser(disc_parser, one_face, UNIT_FRAMING)(np.zeros((0, 4, 3), np.uint8))

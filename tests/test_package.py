@@ -17,6 +17,7 @@ RANKS = {
     "ops": 0,
     "files": 0,
     "labels": 0,  # imports nothing from the package; metrics (rank 1) use its class names
+    "checks": 0, "geometry": 0,
     "layers": 1, "losses": 1, "metrics": 1,
     "models": 2, "data": 2, "visualize": 2,
     "convert": 3, "train": 3, "export": 3, "evaluation": 3,

@@ -30,11 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-CANVAS_SIZE = 1024
-"""Side of the zero canvas every photograph is centred on (their `OrigPad`)."""
-
-STAGE1_SIZE = 128
-"""Side of the stage-1 input (their `Resize((128, 128))`, aspect ratio not kept)."""
+from keras_stn_icnn.checks import check_image_batch
+from keras_stn_icnn.geometry import CANVAS_SIZE, STAGE1_SIZE
 
 JOINT_LEARNING_RATES = {"stage1": 0.0, "localizer": 0.0, "part_models": 0.0025}
 """Adam learning rates of the end-to-end step, from the command in their README
@@ -201,17 +198,6 @@ def _importable_from(directory, extra_modules):
         sys.modules.update(set_aside)
 
 
-def _check_images(images):
-    if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
-        found = f"array of {images.dtype}" if isinstance(images, np.ndarray) else type(images).__name__
-        raise TypeError(f"images must be a uint8 numpy array, got {found}")
-    if images.ndim != 4 or images.shape[-1] != 3 or 0 in images.shape:
-        raise ValueError(f"images must have shape [B, H, W, 3] with B, H, W >= 1, got {images.shape}")
-    height, width = images.shape[1:3]
-    if height > CANVAS_SIZE or width > CANVAS_SIZE:
-        raise ValueError(f"images must be at most {CANVAS_SIZE}x{CANVAS_SIZE}, got {height}x{width}")
-
-
 def _canvas_offsets(height, width):
     """(top, left) of a photograph centred on the canvas, as their `OrigPad` pads it."""
     return (CANVAS_SIZE - height) // 2, (CANVAS_SIZE - width) // 2
@@ -368,7 +354,7 @@ class AuthorsPipeline:
         return canvas
 
     def _parse_with_stage_seconds(self, images):
-        _check_images(images)
+        check_image_batch(images, canvas_size=CANVAS_SIZE)
         torch = self._torch
         functional = torch.nn.functional
         helper_funcs = self._helper_funcs

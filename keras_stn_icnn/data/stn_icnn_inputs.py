@@ -20,11 +20,11 @@ same pair so they agree:
 
 import tensorflow as tf
 
+from keras_stn_icnn.geometry import STAGE1_SIZE
 from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES, STN_ICNN_PARTS
 from keras_stn_icnn.ops import frame_offset, resize_bilinear_align_corners, theta_from_centres
 from keras_stn_icnn.ops.centroids import label_centroids, part_centres
 
-STAGE1_SIZE = 128
 NUM_CLASSES = len(STN_ICNN_CLASS_NAMES)
 PART_CLASS_IDS = tuple(
     tuple(STN_ICNN_CLASS_NAMES.index(name) for name in classes) for _, classes in STN_ICNN_PARTS

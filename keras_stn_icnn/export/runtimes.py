@@ -22,23 +22,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from keras_stn_icnn.checks import check_image_batch
 from keras_stn_icnn.export import signatures
-
-
-def _checked_batch(images, canvas_size):
-    images = np.asarray(images)
-    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(
-            f"images must be a uint8 [B, H, W, 3] array, got {images.dtype} {images.shape}"
-        )
-    if 0 in images.shape:
-        raise ValueError(f"images must not be empty, got shape {images.shape}")
-    if canvas_size is not None and max(images.shape[1:3]) > canvas_size:
-        raise ValueError(
-            f"images of {images.shape[1]}x{images.shape[2]} are larger than the model's "
-            f"{canvas_size}x{canvas_size} canvas; crop or resize the face so that it fits"
-        )
-    return images
 
 
 class KerasRunner:
@@ -62,7 +47,7 @@ class KerasRunner:
         )
 
     def __call__(self, images):
-        images = _checked_batch(images, self.canvas_size)
+        images = check_image_batch(np.asarray(images), canvas_size=self.canvas_size)
         return {name: value.numpy() for name, value in self._function(tf.constant(images)).items()}
 
 
@@ -87,7 +72,7 @@ class SavedModelRunner:
 
     def __call__(self, images):
         # The graph checks the size itself.
-        images = _checked_batch(images, None)
+        images = check_image_batch(np.asarray(images))
         outputs = self._signature(**{signatures.IMAGES_INPUT: tf.constant(images)})
         return {name: value.numpy() for name, value in outputs.items()}
 
@@ -121,7 +106,7 @@ class LiteRTRunner:
         return sorted({op["op_name"] for op in self.interpreter._get_ops_details()})
 
     def __call__(self, images):
-        images = _checked_batch(images, self.canvas_size)
+        images = check_image_batch(np.asarray(images), canvas_size=self.canvas_size)
         return dict(self._runner(**{signatures.IMAGES_INPUT: images}))
 
 
@@ -156,7 +141,7 @@ class OnnxRunner:
         self._output_names = [output.name for output in self.session.get_outputs()]
 
     def __call__(self, images):
-        images = _checked_batch(images, self.canvas_size)
+        images = check_image_batch(np.asarray(images), canvas_size=self.canvas_size)
         values = self.session.run(self._output_names, {signatures.IMAGES_INPUT: images})
         return dict(zip(self._output_names, values))
 

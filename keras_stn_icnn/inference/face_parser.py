@@ -22,6 +22,7 @@ import time
 import numpy as np
 from PIL import Image
 
+from keras_stn_icnn.checks import check_image
 from keras_stn_icnn.inference.detection import FaceBox, MTCNNDetector
 from keras_stn_icnn.inference.framing import (
     HELEN_FRAMING,
@@ -102,7 +103,7 @@ class FaceParser:
     Args:
         parser: a zoo model with a `parse` method (`STNiCNN`,
             `ICNNBaseline`), a `LoadedParser`
-            (`keras_stn_icnn.evaluation.load_parser`), or any callable
+            (`keras_stn_icnn.models.loading.load_parser`), or any callable
             taking a uint8 `[H, W, 3]` face and returning its `[H, W]` ids.
         detector: `"mtcnn"` (default: `MTCNNDetector()`), a callable
             `uint8 [H, W, 3] -> list of FaceBox`, or None for pictures that
@@ -152,7 +153,7 @@ class FaceParser:
             non-empty uint8 `[H, W, 3]` array, or the detector returns
             something other than `FaceBox`es.
         """
-        image = _checked_photo(image)
+        image = check_image(image, "the photo")
         if not detect:
             return self._parse_whole(image)
         if self.detector is None:
@@ -176,7 +177,7 @@ class FaceParser:
         Returns:
             `PhotoParsing`.
         """
-        image = _checked_photo(image)
+        image = check_image(image, "the photo")
         start = time.perf_counter()
         regions = [self.framing.crop_region(face) for face in faces]
         sides = [self.framing.model_side(region.side) for region in regions]
@@ -259,16 +260,6 @@ def _paste(shape, regions, face_labels):
         face_index[window][take] = index
         nearest[window][take] = distance[take]
     return labels, face_index
-
-
-def _checked_photo(image):
-    if not isinstance(image, np.ndarray):
-        raise TypeError(f"the photo must be a numpy array, got {type(image).__name__}")
-    if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"the photo must be a uint8 [H, W, 3] RGB array, got {image.dtype} {image.shape}")
-    if image.shape[0] == 0 or image.shape[1] == 0:
-        raise ValueError(f"the photo is empty (shape {image.shape})")
-    return image
 
 
 def _class_names_of(parser):

@@ -19,11 +19,10 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from keras_stn_icnn.checks import check_image
 from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES, STN_ICNN_PART_NAMES, STN_ICNN_PARTS
 from keras_stn_icnn.layers.label_map import LabelMap
 
-STAGE1_SIZE = 128
-"""Side of the stage-1 input: every image is resized to 128x128 (aspect ratio not kept)."""
 
 # Shared part models: (model name, parts it labels, parts it sees mirrored).
 _SHARED_PART_MODELS = (
@@ -198,33 +197,7 @@ class ParsingMixin:
         return results
 
     def _checked_image(self, image, index):
-        where = f"image {index}"
-        if not isinstance(image, np.ndarray):
-            raise TypeError(f"{where}: expected a numpy array, got {type(image).__name__}")
-        if image.ndim != 3 or image.shape[-1] != 3:
-            raise ValueError(f"{where}: expected shape [H, W, 3] (RGB), got {image.shape}")
-        if image.shape[0] == 0 or image.shape[1] == 0:
-            raise ValueError(f"{where}: the image is empty (shape {image.shape})")
-        if image.dtype != np.uint8:
-            if image.dtype.kind != "f":
-                raise TypeError(
-                    f"{where}: expected dtype uint8 (or float with values in [0, 255]), "
-                    f"got {image.dtype}"
-                )
-            if not np.all(np.isfinite(image)):
-                raise ValueError(f"{where}: contains NaN or infinite values")
-            low, high = float(image.min()), float(image.max())
-            if low < 0 or high > 255:
-                raise ValueError(
-                    f"{where}: float values must lie in [0, 255], got [{low}, {high}]"
-                )
-        height, width = image.shape[:2]
-        if height > self.canvas_size or width > self.canvas_size:
-            raise ValueError(
-                f"{where}: {height}x{width} is larger than the model's "
-                f"{self.canvas_size}x{self.canvas_size} canvas; crop or resize the "
-                f"face so that it fits"
-            )
+        check_image(image, f"image {index}", canvas_size=self.canvas_size, allow_float=True)
         return image.astype(np.float32)
 
     def _parse_batch(self, images):

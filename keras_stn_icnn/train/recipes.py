@@ -17,6 +17,7 @@ authors' code uses 0.0008 (HELEN), which `HELEN_RECIPE` takes, and
 
 import dataclasses
 
+from keras_stn_icnn.checks import check_int
 from keras_stn_icnn.data.augment import PAPER_AUGMENTATION, AugmentationConfig
 
 
@@ -39,8 +40,8 @@ class StageSettings:
     learning_rate: float
 
     def __post_init__(self):
-        _check_positive_int("epochs", self.epochs)
-        _check_positive_int("batch_size", self.batch_size)
+        check_int(self.epochs, "epochs")
+        check_int(self.batch_size, "batch_size")
         _check_learning_rate("learning_rate", self.learning_rate)
 
 
@@ -67,8 +68,8 @@ class JointSettings:
     parts_learning_rate: float
 
     def __post_init__(self):
-        _check_positive_int("epochs", self.epochs)
-        _check_positive_int("batch_size", self.batch_size)
+        check_int(self.epochs, "epochs")
+        check_int(self.batch_size, "batch_size")
         for name in ("stage1_learning_rate", "localizer_learning_rate", "parts_learning_rate"):
             _check_learning_rate(name, getattr(self, name))
 
@@ -128,22 +129,16 @@ class Recipe:
     prior_output_bias: bool = True
 
     def __post_init__(self):
-        if int(self.window) % 2 != 1 or int(self.window) < 3:
+        if check_int(self.window, "window", minimum=3) % 2 != 1:
             raise ValueError(f"window must be an odd int >= 3, got {self.window!r}")
-        _check_positive_int("halve_every_epochs", self.halve_every_epochs)
+        check_int(self.halve_every_epochs, "halve_every_epochs")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if not 1 <= int(self.copies) <= 5:
-            raise ValueError(f"copies must be 1-5 (copy i gets i augmentation operations), got {self.copies!r}")
+        check_int(self.copies, "copies (copy i gets i augmentation operations)", maximum=5)
 
     def replace(self, **changes):
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
 
 
 def _check_learning_rate(name, value):

@@ -25,6 +25,8 @@ import keras
 import numpy as np
 from keras import layers
 
+from keras_stn_icnn.checks import check_int
+
 RESNET101_DEPTHS = (3, 4, 23, 3)
 """Bottleneck blocks per stage (conv2 to conv5) of ResNet-101."""
 
@@ -143,8 +145,7 @@ class ResNetBackbone(keras.Model):
     def __init__(self, depths=RESNET101_DEPTHS, base_filters=64, output_stride=16, **kwargs):
         if not _is_sequence_of_positive_ints(depths, length=4):
             raise ValueError(f"depths must be four ints >= 1, got {depths!r}")
-        if not _is_int(base_filters) or base_filters < 1:
-            raise ValueError(f"base_filters must be an int >= 1, got {base_filters!r}")
+        check_int(base_filters, "base_filters")
         if output_stride not in (16, 32) or isinstance(output_stride, bool):
             raise ValueError(f"output_stride must be 16 or 32, got {output_stride!r}")
         depths = tuple(int(depth) for depth in depths)

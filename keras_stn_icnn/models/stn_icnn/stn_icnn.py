@@ -3,12 +3,12 @@
 import keras
 from keras import layers
 
+from keras_stn_icnn.geometry import STAGE1_SIZE
 from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
 from keras_stn_icnn.layers.crop_transformer import CropTransformer, PartAssembly
 from keras_stn_icnn.layers.resampling import AlignedBilinearResize
 from keras_stn_icnn.models.icnn.icnn import ICNN
 from keras_stn_icnn.models.parsing import (
-    STAGE1_SIZE,
     ParsingMixin,
     part_model_plan,
     parsing_outputs,
