@@ -21,7 +21,7 @@ from PIL import Image
 
 from keras_stn_icnn import FaceParser
 from keras_stn_icnn.data.synthetic import render_face
-from keras_stn_icnn.evaluation import load_parser
+from keras_stn_icnn.models.loading import load_parser
 from keras_stn_icnn.inference import read_photo
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

@@ -22,13 +22,14 @@ from keras_stn_icnn.data.helen import HelenReader
 from keras_stn_icnn.data.synthetic import generate_synthetic_helen
 from keras_stn_icnn.evaluation import synthetic_test_set
 from keras_stn_icnn.files import atomic_write
-from keras_stn_icnn.models.zoo import SINGLE_PASS_MODELS
+from keras_stn_icnn.models.zoo import zoo_names
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=4.0, help="training budget of every model")
-    parser.add_argument("--models", nargs="+", choices=sorted(SINGLE_PASS_MODELS), default=list(SINGLE_PASS_MODELS))
+    parser.add_argument("--models", nargs="+", choices=zoo_names("single_pass"),
+                        default=list(zoo_names("single_pass")))
     parser.add_argument("--no-two-stage", action="store_true", help="leave out STN-iCNN and the iCNN baseline")
     parser.add_argument("--input-size", type=int, default=256, help="working size of the single-pass parsers")
     parser.add_argument("--synthetic-dir", default="data/synthetic_helen", help="the main job's training set")

@@ -17,7 +17,8 @@ import argparse
 import sys
 
 from keras_stn_icnn.data import DatasetError
-from keras_stn_icnn.evaluation import default_cache_dir, evaluate_on_helen, load_parser, synthetic_test_set
+from keras_stn_icnn.evaluation import default_cache_dir, evaluate_on_helen, synthetic_test_set
+from keras_stn_icnn.models.loading import load_parser
 
 
 def build_parser():

@@ -16,11 +16,11 @@ from PIL import Image
 from keras_stn_icnn.benchmarking import RUNTIMES, AuthorsPipeline, ReferenceUnavailable, format_report, run_benchmark
 from keras_stn_icnn.data.helen import HelenReader
 from keras_stn_icnn.data.synthetic import generate_synthetic_helen, render_face
-from keras_stn_icnn.evaluation import load_parser
+from keras_stn_icnn.models.loading import load_parser
 from keras_stn_icnn.export import FORMATS, ExportValidationError, export_model, format_results
 from keras_stn_icnn.inference import FaceParser, MTCNNDetector, collect_inputs, parse_inputs, read_photo
 from keras_stn_icnn.models import STNiCNN
-from keras_stn_icnn.train.trainer import STN_ICNN_STAGES
+from keras_stn_icnn.train.stages import STN_ICNN_STAGES
 from keras_stn_icnn.visualize import contact_sheet, save_png
 
 EXPORT_SOURCES = ("keras", "pytorch_checkpoint")

@@ -1,8 +1,7 @@
 """Scoring a face parser on a labelled set: the paper's F1 table from one histogram.
 
-`load_parser(path)` turns a saved parser (a `.keras` file, a SavedModel
-folder, or an authors' PyTorch checkpoint) into a function `uint8 [H, W, 3]
--> uint8 [H, W]`; `evaluate_parser(parse_fn, dataset)` runs it over a set of
+`evaluate_parser(parse_fn, dataset)` runs a parse function (for instance a
+saved parser loaded by `models.loading.load_parser`) over a set of
 `{"image", "label"}` examples in STN-iCNN ids and accumulates one confusion
 histogram at full resolution (`keras_stn_icnn.metrics`), from which the
 paper's F1 groups, the per-class F1 and the overall (merged-foreground) F1
@@ -25,6 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_stn_icnn.checks import check_image, check_int
 from keras_stn_icnn.data.helen import HelenReader
 from keras_stn_icnn.data.synthetic import generate_synthetic_helen
 from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
@@ -37,144 +37,7 @@ from keras_stn_icnn.metrics import (
     format_f1_table,
     merged_foreground_f1,
 )
-from keras_stn_icnn.models import STNiCNN
-
-SAVED_MODEL_SIGNATURE = "serving_default"
-"""The SavedModel signature `load_parser` calls: `images` uint8 `[B, H, W, 3]` -> `labels` uint8 `[B, H, W]`."""
-
-PYTORCH_SUFFIXES = (".pth.tar", ".pth")
-_EXPECTED = (
-    "a .keras file, a SavedModel folder (holding saved_model.pb) or an authors' PyTorch "
-    "checkpoint (*.pth.tar or *.pth)"
-)
-
-
-class LoadedParser:
-    """A face parser loaded by `load_parser`: call it on one image.
-
-    Args:
-        parse_fn: callable taking one uint8 `[H, W, 3]` numpy image and
-            returning its `[H, W]` label map.
-        kind: str, `"keras"`, `"saved_model"` or `"pytorch_checkpoint"`.
-        path: Path it was loaded from.
-        model: the loaded object (a Keras model or the SavedModel), kept alive.
-
-    Example:
-    >>> parser = load_parser("model.keras")  # doctest: +SKIP
-    >>> parser(np.zeros((256, 256, 3), np.uint8)).shape  # doctest: +SKIP
-    (256, 256)
-    """
-
-    def __init__(self, parse_fn, kind, path, model=None):
-        self._parse_fn = parse_fn
-        self.kind = kind
-        self.path = Path(path)
-        self.model = model
-
-    def __call__(self, image):
-        """Labels one uint8 `[H, W, 3]` image; returns uint8 `[H, W]` STN-iCNN ids."""
-        _check_image(image, "image")
-        labels = np.asarray(self._parse_fn(image))
-        if labels.shape != image.shape[:2]:
-            raise ValueError(
-                f"the parser from {self.path} returned a label map of shape {labels.shape} "
-                f"for an image of shape {image.shape}"
-            )
-        return labels.astype(np.uint8, copy=False)
-
-    def __repr__(self):
-        return f"LoadedParser(kind={self.kind!r}, path={str(self.path)!r})"
-
-
-def load_parser(path, localizer="resnet18"):
-    """A parse function `uint8 [H, W, 3] -> uint8 [H, W]` (STN-iCNN ids) from a saved parser.
-
-    What `path` is decides how it is read:
-
-    * a `.keras` file: `keras.models.load_model` (not compiled), then the
-      model's `parse` (`STNiCNN` has one);
-    * a SavedModel folder (holding `saved_model.pb`, e.g. a version folder
-      written by `keras_stn_icnn.export.export_saved_model`): its
-      `serving_default` signature, which takes `images` uint8
-      `[B, H, W, 3]` and returns `labels` uint8 `[B, H, W]`;
-    * an authors' PyTorch checkpoint (`*.pth.tar`, `*.pth`):
-      `STNiCNN.from_pytorch_checkpoint(path, localizer=localizer)`, no torch.
-
-    Args:
-        path: str or path-like.
-        localizer: str, the localizer of a PyTorch checkpoint (`"resnet18"`,
-            the released checkpoints', or `"fcn"`); ignored otherwise.
-
-    Returns:
-        A `LoadedParser` (callable on one image; `.model` is what was loaded).
-
-    Raises:
-        FileNotFoundError: `path` does not exist.
-        ValueError: `path` is none of the above, or the loaded object is not
-            a parser (no `parse`, or no `serving_default` signature with that
-            contract).
-
-    Example:
-    >>> parser = load_parser("savedmodels/stn_icnn/1")  # doctest: +SKIP
-    >>> labels = parser(image)  # doctest: +SKIP
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist; load_parser expects {_EXPECTED}")
-    if path.is_dir():
-        if (path / "saved_model.pb").is_file():
-            return _load_saved_model(path)
-        versions = sorted(p.name for p in path.iterdir() if p.is_dir() and p.name.isdigit())
-        hint = f"; it has version folders {versions}: pass one of them" if versions else ""
-        raise ValueError(f"{path} is a folder without saved_model.pb{hint}; load_parser expects {_EXPECTED}")
-    name = path.name.lower()
-    if name.endswith(".keras"):
-        return _load_keras(path)
-    if name.endswith(PYTORCH_SUFFIXES):
-        model = STNiCNN.from_pytorch_checkpoint(path, localizer=localizer)
-        return LoadedParser(model.parse, "pytorch_checkpoint", path, model)
-    raise ValueError(f"{path}: unknown kind of file; load_parser expects {_EXPECTED}")
-
-
-def _load_keras(path):
-    model = keras.models.load_model(path, compile=False)
-    if not callable(getattr(model, "parse", None)):
-        raise ValueError(
-            f"{path} holds a {type(model).__name__}, which has no parse() method; load_parser "
-            "needs a face parser such as STNiCNN"
-        )
-    return LoadedParser(model.parse, "keras", path, model)
-
-
-def _load_saved_model(path):
-    loaded = tf.saved_model.load(str(path))
-    if SAVED_MODEL_SIGNATURE not in loaded.signatures:
-        raise ValueError(
-            f"SavedModel {path} has no {SAVED_MODEL_SIGNATURE!r} signature (it has "
-            f"{sorted(loaded.signatures)}); load_parser needs one taking 'images' uint8 [B, H, W, 3]"
-        )
-    signature = loaded.signatures[SAVED_MODEL_SIGNATURE]
-    _, inputs = signature.structured_input_signature
-    outputs = signature.structured_outputs
-    spec = inputs.get("images")
-    if spec is None or spec.dtype != tf.uint8 or "labels" not in outputs:
-        raise ValueError(
-            f"SavedModel {path}: {SAVED_MODEL_SIGNATURE!r} must take 'images' uint8 [B, H, W, 3] and "
-            f"return 'labels'; it takes {inputs} and returns {sorted(outputs)}"
-        )
-
-    def parse(image):
-        return signature(images=tf.constant(image[np.newaxis]))["labels"][0].numpy()
-
-    return LoadedParser(parse, "saved_model", path, loaded)
-
-
-def _check_image(image, where):
-    if not isinstance(image, np.ndarray):
-        raise TypeError(f"{where}: expected a numpy array, got {type(image).__name__}")
-    if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"{where}: expected a uint8 [H, W, 3] image, got {image.dtype} {image.shape}")
-
+from keras_stn_icnn.models.loading import load_parser
 
 @dataclasses.dataclass
 class EvaluationResult:
@@ -306,7 +169,7 @@ def _example_arrays(example, index):
         raise ValueError(f"example {index}: expected a dict with 'image' and 'label', got {type(example).__name__}")
     image = np.asarray(example["image"])
     label = np.asarray(example["label"])
-    _check_image(image, f"example {index}")
+    check_image(image, f"example {index}")
     if label.shape != image.shape[:2]:
         raise ValueError(f"example {index}: label shape {label.shape} does not match image shape {image.shape}")
     return image, label
@@ -343,8 +206,7 @@ def synthetic_test_set(seed=0, num=20, cache_dir=None, progress=True):
     >>> root = synthetic_test_set(seed=0, num=10)  # doctest: +SKIP
     >>> HelenReader(root, schema="stn_icnn").dataset("test")  # doctest: +SKIP
     """
-    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
-        raise ValueError(f"num must be an int >= 1, got {num!r}")
+    check_int(num, "num")
     cache_dir = default_cache_dir() if cache_dir is None else Path(cache_dir)
     root = cache_dir / f"synthetic_eval_seed{seed}_n{num}"
     return generate_synthetic_helen(root, num_train=1, num_val=0, num_test=num, seed=seed, progress=progress)

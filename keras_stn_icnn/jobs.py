@@ -1,15 +1,19 @@
-"""The training jobs behind `examples/train_helen.py` and `examples/train_celebamask.py`.
+"""The training job behind `keras-stn-icnn train`, `examples/train_helen.py` and `examples/train_celebamask.py`.
 
-One job: pick the data (a real dataset, or the built-in synthetic faces,
-generated on first use), train the stages of the recipe under the default
-distribution strategy, evaluate on the test split (the iCNN baseline and
-STN-iCNN before and after end-to-end training), save the models as `.keras`
-files in the run folder and export the final one as a SavedModel for TF
-Serving. Every recipe value can be overridden from the command line.
+One job, for any zoo model (`models.zoo.ZOO`): pick the data (a real
+dataset, or the built-in synthetic faces, generated on first use), train
+under the default distribution strategy, evaluate on the test split, save
+the models as `.keras` files in the run folder and export the final one as a
+SavedModel for TF Serving. A two-stage parser trains the stages of its
+recipe (`train.StageTrainer`; STN-iCNN's run also gives the iCNN baseline and
+STN-iCNN before end-to-end training, each evaluated); a single-pass parser
+trains in one fit (`train.DenseTrainer`) in `<run-dir>/<model>/`. Every
+recipe value can be overridden from the command line.
 """
 
 import argparse
 import dataclasses
+import functools
 import json
 import time
 from pathlib import Path
@@ -22,11 +26,15 @@ from keras_stn_icnn.evaluation import evaluate_parser
 from keras_stn_icnn.export import export_saved_model
 from keras_stn_icnn.files import atomic_write
 from keras_stn_icnn.models import LOCALIZERS, ICNNBaseline
-from keras_stn_icnn.train import RECIPES, JointSettings, StageSettings, StageTrainer
-from keras_stn_icnn.train.trainer import ICNN_BASELINE_STAGES, STN_ICNN_STAGES
+from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
+from keras_stn_icnn.models.zoo import zoo_entry, zoo_names
+from keras_stn_icnn.train import RECIPES, DenseSchedule, DenseTrainer, JointSettings, StageSettings, StageTrainer
+from keras_stn_icnn.train.dense_trainer import build_single_pass, held_out_label_maps
+from keras_stn_icnn.train.stages import ICNN_BASELINE_STAGES, STN_ICNN_STAGES
+from keras_stn_icnn.train.strategy import is_chief
 
-MODELS = ("stn_icnn", "icnn_baseline")
-"""What a job can train: STN-iCNN, or the iCNN baseline (no localizer, centroid cropper)."""
+MODELS = zoo_names()
+"""What a job can train: every zoo model."""
 
 SAVED_MODELS = {
     "icnn_baseline": "icnn_baseline.keras",
@@ -47,7 +55,7 @@ def build_argument_parser(dataset):
         `argparse.ArgumentParser`.
     """
     parser = argparse.ArgumentParser(
-        description=f"Train STN-iCNN (or the iCNN baseline) with the paper's recipe on {dataset}, "
+        description=f"Train a zoo model (STN-iCNN by default, with the paper's recipe) on {dataset}, "
         "or on the built-in synthetic faces when no --data-dir is given.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -61,7 +69,8 @@ def build_argument_parser(dataset):
     data.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic set")
 
     run = parser.add_argument_group("run")
-    run.add_argument("--model", choices=MODELS, default="stn_icnn")
+    run.add_argument("--model", choices=MODELS, default="stn_icnn",
+                     help="; ".join(f"{name}: {zoo_entry(name).description}" for name in MODELS))
     run.add_argument("--recipe", choices=sorted(RECIPES),
                      help=f"base recipe (default: {dataset} with --data-dir, else synthetic)")
     run.add_argument("--localizer", choices=sorted(LOCALIZERS), help="default: the recipe's")
@@ -95,6 +104,13 @@ def build_argument_parser(dataset):
     recipe.add_argument("--no-augmentation", action="store_true")
     recipe.add_argument("--frozen-end-to-end", action="store_true",
                         help="the authors' released variant: stage 1 and the localizer stay frozen end to end")
+
+    single = parser.add_argument_group("single-pass models (icnn, rnn_g, bass, red_net, ...)")
+    single.add_argument("--input-size", type=int, default=128, help="working size")
+    single.add_argument("--epochs", type=int, default=10)
+    single.add_argument("--batch-size", type=int, default=8, help="global batch size")
+    single.add_argument("--lr", type=float, default=1e-3, help="Adam's initial rate, halved every --halve-every epochs")
+    single.add_argument("--time-budget-minutes", type=float, help="stop training after this long")
     return parser
 
 
@@ -198,17 +214,24 @@ def run_training_job(argv=None, dataset="helen"):
     args = parser.parse_args(argv)
     verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
     default_recipe = dataset if args.data_dir is not None else "synthetic"
+    single_pass = zoo_entry(args.model).training == "single_pass"
+    if single_pass and args.stop_after is not None:
+        parser.error(f"--stop-after names a stage; {args.model} is a single-pass model, trained in one fit")
     try:
         recipe = recipe_from_arguments(args, default_recipe)
+        schedule = single_pass_schedule(args, recipe) if single_pass else None
         reader, data_name = _reader(args, dataset)
     except (ValueError, FileExistsError) as error:
         parser.error(str(error))
     if args.deterministic:
         tf.config.experimental.enable_op_determinism()
-    print(f"recipe {recipe.name} on {data_name} ({reader.root}):")
-    for field in dataclasses.fields(recipe):
-        print(f"  {field.name}: {getattr(recipe, field.name)}")
+    settings = schedule if single_pass else recipe
+    print(f"{f'{args.model} schedule' if single_pass else f'recipe {recipe.name}'} on {data_name} ({reader.root}):")
+    for field in dataclasses.fields(settings):
+        print(f"  {field.name}: {getattr(settings, field.name)}")
 
+    if single_pass:
+        return _run_single_pass_job(args, schedule, reader, verbose, start)
     trainer = StageTrainer(args.run_dir, recipe, canvas_size=args.canvas_size,
                            seed=args.seed, verbose=verbose)
     print(f"{trainer.strategy.num_replicas_in_sync} replica(s) with {type(trainer.strategy).__name__}")
@@ -226,16 +249,16 @@ def run_training_job(argv=None, dataset="helen"):
         return 0
     trainer.train(train_split, stages=pretraining)
     baseline = ICNNBaseline.from_stn_icnn(trainer.parser)
-    _save_keras(trainer, baseline, args.run_dir / SAVED_MODELS["icnn_baseline"])
+    _save_keras(trainer.chief, baseline, args.run_dir / SAVED_MODELS["icnn_baseline"])
     if evaluate:
         _evaluate("icnn_baseline", baseline, reader, results)
     final, final_name = baseline, "icnn_baseline"
     if args.model == "stn_icnn":
-        _save_keras(trainer, trainer.parser, args.run_dir / SAVED_MODELS["stn_icnn_pretrained"])
+        _save_keras(trainer.chief, trainer.parser, args.run_dir / SAVED_MODELS["stn_icnn_pretrained"])
         if evaluate:
             _evaluate("stn_icnn_pretrained", trainer.parser, reader, results)
         trainer.train(train_split, stages=["joint"])
-        _save_keras(trainer, trainer.parser, args.run_dir / SAVED_MODELS["stn_icnn"])
+        _save_keras(trainer.chief, trainer.parser, args.run_dir / SAVED_MODELS["stn_icnn"])
         if evaluate:
             _evaluate("stn_icnn", trainer.parser, reader, results)
         final, final_name = trainer.parser, "stn_icnn"
@@ -250,6 +273,65 @@ def run_training_job(argv=None, dataset="helen"):
         "images_per_second": _throughput(args.run_dir, stages),
         "results": results,
     }
+    return _finish(args, final, final_name, summary, start)
+
+
+def single_pass_schedule(args, recipe):
+    """The `DenseSchedule` of a single-pass model's job: its flags, and the recipe's augmentation and halving.
+
+    Args:
+        args: parsed arguments of `build_argument_parser`.
+        recipe: the job's `train.Recipe`.
+
+    Returns:
+        A `train.DenseSchedule`.
+    """
+    return DenseSchedule(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        halve_every_epochs=recipe.halve_every_epochs,
+        copies=recipe.copies if recipe.augmentation is not None else 1,
+        augmentation=recipe.augmentation,
+        time_budget_seconds=args.time_budget_minutes * 60 if args.time_budget_minutes else None,
+    )
+
+
+def _run_single_pass_job(args, schedule, reader, verbose, start):
+    """Trains, evaluates, saves and exports one single-pass zoo model (`DenseTrainer`)."""
+    prior_maps = None
+    if reader.examples("val"):
+        prior_maps = held_out_label_maps(reader.dataset("val"), args.input_size)
+    trainer = DenseTrainer(
+        args.run_dir / args.model,
+        functools.partial(build_single_pass, args.model, args.input_size, prior_maps, STN_ICNN_CLASS_NAMES),
+        schedule,
+        seed=args.seed,
+        verbose=verbose,
+    )
+    print(f"{trainer.strategy.num_replicas_in_sync} replica(s) with {type(trainer.strategy).__name__}")
+    model = trainer.train(reader.dataset("train"))
+    chief = is_chief(trainer.strategy)
+    results = {}
+    _save_keras(chief, model, args.run_dir / f"{args.model}.keras")
+    if chief and not args.no_evaluate:
+        _evaluate(args.model, model, reader, results)
+    if not chief:
+        return 0
+    summary = {
+        "model": args.model,
+        "schedule": {field.name: getattr(schedule, field.name) for field in dataclasses.fields(schedule)},
+        "data": str(reader.root),
+        "replicas": trainer.strategy.num_replicas_in_sync,
+        "images_per_second": _throughput(args.run_dir, [args.model]),
+        "training_seconds": trainer.training_seconds,
+        "results": results,
+    }
+    return _finish(args, model, args.model, summary, start)
+
+
+def _finish(args, final, final_name, summary, start):
+    """Exports the final model, writes `summary.json` and prints the job's figures."""
     if not args.no_export:
         summary["export"] = str(export_saved_model(final, args.export_dir, model_name=final_name))
         print(f"\nexported {final_name} to {summary['export']}")
@@ -257,14 +339,14 @@ def run_training_job(argv=None, dataset="helen"):
     _write_json(args.run_dir / "summary.json", summary)
     print("\ntraining images/s per stage (last epoch): "
           + ", ".join(f"{stage} {rate:.1f}" for stage, rate in summary["images_per_second"].items()))
-    if results:
+    if summary["results"]:
         print("overall F1 on the test split: "
-              + ", ".join(f"{name} {r['scores']['overall']:.3f}" for name, r in results.items()))
+              + ", ".join(f"{name} {r['scores']['overall']:.3f}" for name, r in summary["results"].items()))
     print(f"job finished in {summary['seconds'] / 60:.1f} min; summary in {args.run_dir / 'summary.json'}")
     return 0
 
 
-def _save_keras(trainer, model, path):
+def _save_keras(chief, model, path):
     """Saves a model as a `.keras` file through a temporary file and a rename (chief only)."""
-    if trainer.chief:
+    if chief:
         atomic_write(path, lambda partial: model.save(str(partial)))

@@ -12,24 +12,18 @@ import pytest
 import tensorflow as tf
 
 from fake_datasets import write_helen
-from keras_stn_icnn.benchmarking.zoo_comparison import (
-    compare_zoo,
-    format_comparison,
-    held_out_label_maps,
-    measure_row,
-    train_single_pass,
-)
+from keras_stn_icnn.benchmarking.zoo_comparison import compare_zoo, format_comparison, measure_row
 from keras_stn_icnn.data import HelenReader
 from keras_stn_icnn.data.pipeline import dense_training_pipeline
 from keras_stn_icnn.evaluation import evaluate_parser
 from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
 from keras_stn_icnn.metrics import PAPER_F1_GROUPS
 from keras_stn_icnn.models.icnn import ICNNParser
-from keras_stn_icnn.models.zoo import SINGLE_PASS_MODELS, single_pass_model
+from keras_stn_icnn.models.zoo import ZOO, build_zoo_model, zoo_name_of, zoo_names
 from keras_stn_icnn.ops import resize
 from keras_stn_icnn.train import HELEN_RECIPE, StageTrainer
 from keras_stn_icnn.train.callbacks import TimeBudget
-from keras_stn_icnn.train.dense_trainer import DenseSchedule, DenseTrainer
+from keras_stn_icnn.train.dense_trainer import DenseSchedule, DenseTrainer, held_out_label_maps, train_single_pass
 
 ROOT = Path(__file__).resolve().parents[1]
 SPLITS = {"exemplars.txt": list("abcd"), "tuning.txt": ["e"], "testing.txt": ["f", "g"]}
@@ -107,14 +101,14 @@ def test_bad_schedules_are_refused(field, value):
 
 def test_stage_trainer_refuses_a_budget_for_an_unknown_stage(tmp_path):
     with pytest.raises(ValueError, match="unknown stage"):
-        StageTrainer(tmp_path, HELEN_RECIPE, stage_seconds={"stage2": 10})
+        StageTrainer(tmp_path, HELEN_RECIPE, time_budget_seconds={"stage2": 10})
 
 
 def test_zoo_registry_builds_every_single_pass_model_by_name():
-    for name, cls in SINGLE_PASS_MODELS.items():
-        assert isinstance(single_pass_model(name, input_size=64), cls)
-    with pytest.raises(ValueError, match="unknown single-pass model 'unet'"):
-        single_pass_model("unet")
+    for name in zoo_names("single_pass"):
+        assert isinstance(build_zoo_model(name, input_size=64), ZOO[name].model_class)
+    with pytest.raises(ValueError, match="unknown zoo model 'unet'"):
+        build_zoo_model("unet")
 
 
 def test_comparison_rows_hold_the_evaluation_and_costs(reader, tmp_path):
@@ -124,7 +118,7 @@ def test_comparison_rows_hold_the_evaluation_and_costs(reader, tmp_path):
     )
     (row,) = rows
     assert row.name == "icnn" and row.training_seconds > 0
-    model = single_pass_model("icnn", class_names=STN_ICNN_CLASS_NAMES, input_size=32)
+    model = build_zoo_model("icnn", class_names=STN_ICNN_CLASS_NAMES, input_size=32)
     model.load_weights(str(tmp_path / "icnn" / "final.weights.h5"))
     expected = evaluate_parser(model.parse, reader.dataset("test"), progress=False)
     assert row.evaluation.scores == expected.scores
@@ -184,7 +178,17 @@ def test_every_zoo_model_takes_the_same_step_on_two_replicas_as_on_one(tmp_path)
     subprocess.run([sys.executable, str(script), str(tmp_path / "report.json")], env=env, check=True, timeout=600)
     report = json.loads((tmp_path / "report.json").read_text())
     assert report.pop("replicas") == 2
-    assert sorted(report) == sorted(SINGLE_PASS_MODELS)
+    assert sorted(report) == sorted(zoo_names("single_pass"))
     for name, result in report.items():
         assert result["step"] > 1e-3, name
         assert result["difference"] <= 1e-5 * max(1.0, result["step"]), (name, result)
+
+
+def test_zoo_registry_names_every_model_class_and_kind():
+    assert zoo_names() == zoo_names("stages") + zoo_names("single_pass")
+    for name, entry in ZOO.items():
+        assert entry.name == name and entry.description
+    with pytest.raises(ValueError, match="training must be one of"):
+        zoo_names("end_to_end")
+    assert zoo_name_of(build_zoo_model("icnn", input_size=32)) == "icnn"
+    assert zoo_name_of(keras.Sequential()) is None

@@ -10,7 +10,8 @@ import pytest
 import tensorflow as tf
 
 from keras_stn_icnn import STNiCNN
-from keras_stn_icnn.evaluation import EvaluationResult, evaluate_parser, load_parser
+from keras_stn_icnn.evaluation import EvaluationResult, evaluate_parser
+from keras_stn_icnn.models.loading import load_parser
 from keras_stn_icnn.export import serving_archive
 from keras_stn_icnn.metrics import PAPER_F1_GROUPS
 

@@ -88,4 +88,4 @@ TINY_ZOO_ARGUMENTS = {
     "red_net": dict(input_size=32, encoder_filters=(16, 16), blocks_per_unit=1, num_exemplars=2, bank_size=8,
                     pca_components=3),
 }
-"""Small instances of every single-pass zoo model (`models.zoo.SINGLE_PASS_MODELS`), for tests that build them all."""
+"""Small instances of every single-pass zoo model (`models.zoo.zoo_names("single_pass")`), for tests that build them all."""

@@ -18,7 +18,7 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from keras_stn_icnn.models.zoo import single_pass_model  # noqa: E402
+from keras_stn_icnn.models.zoo import build_zoo_model  # noqa: E402
 from keras_stn_icnn.train.strategy import global_batch_norm  # noqa: E402
 from zoo_checks import TINY_ZOO_ARGUMENTS  # noqa: E402
 
@@ -45,10 +45,10 @@ def main(out_path):
     report = {"replicas": mirrored.num_replicas_in_sync}
     for name, arguments in TINY_ZOO_ARGUMENTS.items():
         keras.utils.set_random_seed(0)
-        single = single_pass_model(name, **arguments)
+        single = build_zoo_model(name, **arguments)
         initial = single.get_weights()
         with mirrored.scope():
-            replicated = single_pass_model(name, **arguments)
+            replicated = build_zoo_model(name, **arguments)
         replicated.set_weights(initial)
         images, labels = faces(single)
         after_single = one_step(single, tf.distribute.get_strategy(), images, labels)

@@ -3,7 +3,7 @@
 Each model gets the same wall-clock training budget on this machine, the
 same training faces with the same augmentation, and the same test faces:
 
-- a single-pass parser (`models.zoo.SINGLE_PASS_MODELS`) trains in one
+- a single-pass parser (`models.zoo.zoo_names("single_pass")`) trains in one
   stage (`DenseTrainer`) until the budget is spent; one with an exemplar
   prior (RED-Net's `fit_prior`) gets it from held-out faces before training,
   as its paper fills it from the validation set;
@@ -19,7 +19,6 @@ and its median latency per face on this CPU.
 """
 
 import dataclasses
-import functools
 import time
 
 import numpy as np
@@ -28,22 +27,15 @@ import tensorflow as tf
 from keras_stn_icnn.benchmarking.flops import count_flops
 from keras_stn_icnn.benchmarking.timing import time_per_item
 from keras_stn_icnn.evaluation import evaluate_parser
-from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
 from keras_stn_icnn.metrics import PAPER_F1_GROUPS
 from keras_stn_icnn.models import ICNNBaseline
-from keras_stn_icnn.models.dense_parsing import working_size_labels
-from keras_stn_icnn.models.zoo import SINGLE_PASS_MODELS, single_pass_model
+from keras_stn_icnn.models.zoo import zoo_names
 from keras_stn_icnn.train import SYNTHETIC_RECIPE, STN_ICNN_STAGES, StageTrainer
-from keras_stn_icnn.train.dense_trainer import DenseSchedule, DenseTrainer
+from keras_stn_icnn.train.dense_trainer import held_out_label_maps, train_single_pass
 
 TWO_STAGE_SHARES = {"stage1": 0.50, "localizer": 0.10, "parts": 0.18, "joint": 0.22}
 """Share of a two-stage run's budget per stage: the main job's measured stage times
 (stage 1 387 s, localizer 77 s, parts 138 s, end to end 174 s of 776 s, rounded)."""
-
-MAX_EPOCHS = 60
-"""Epochs a single-pass parser may train before its time budget is spent: by then the learning
-rate, halved every 5 epochs, is 1/4096 of its start, so more epochs would not change the model
-(and each epoch's views are a dataset of their own to build)."""
 
 COST_FACE_SIZE = 512
 """Side of the face the FLOPs and latency are measured on (HELEN's faces are about this size)."""
@@ -98,69 +90,8 @@ def measure_row(name, model, training_seconds, test_dataset, repeats=5):
     )
 
 
-def held_out_label_maps(dataset, size):
-    """The label maps of a set of faces, each resized (nearest) to `size x size` and stacked.
-
-    Args:
-        dataset: `tf.data.Dataset` of `{"image", "label"}`, faces of any sizes.
-        size: int, the side of the maps returned.
-
-    Returns:
-        uint8 array `[M, size, size]`.
-
-    Example:
-    >>> held_out_label_maps(HelenReader(root).dataset("val"), 256).shape  # doctest: +SKIP
-    (20, 256, 256)
-    """
-    maps = [working_size_labels(example["label"][tf.newaxis], size)[0] for example in dataset]
-    if not maps:
-        raise ValueError("the held-out dataset for the exemplar prior has no faces")
-    return np.stack([np.asarray(label_map, np.uint8) for label_map in maps])
-
-
-def _build_single_pass(name, input_size, prior_label_maps):
-    model = single_pass_model(name, class_names=STN_ICNN_CLASS_NAMES, input_size=input_size)
-    if prior_label_maps is not None and hasattr(model, "fit_prior"):
-        model.fit_prior(prior_label_maps)
-    return model
-
-
-def train_single_pass(name, train_dataset, run_dir, seconds, *, input_size=256, batch_size=8,
-                      learning_rate=1e-3, epochs=MAX_EPOCHS, prior_label_maps=None, seed=0, verbose="auto"):
-    """Trains one single-pass zoo parser on STN-iCNN's classes for `seconds` (or `epochs`, if sooner).
-
-    Args:
-        name: str, a key of `models.zoo.SINGLE_PASS_MODELS`.
-        train_dataset: `tf.data.Dataset` of `{"image", "label"}` (STN-iCNN ids).
-        run_dir: path-like, the run's folder.
-        seconds: float, the training budget.
-        input_size: int, the working size.
-        batch_size: int.
-        learning_rate: float, Adam's initial rate (halved every 5 epochs).
-        epochs: int, the most epochs it trains.
-        prior_label_maps: uint8 array `[M, input_size, input_size]` of held-out
-            label maps (`held_out_label_maps`) that fill the exemplar prior of a
-            model that has one (RED-Net) before it trains, or None to train
-            it without a prior. Ignored by models without one.
-        seed: int.
-        verbose: Keras `fit` verbosity.
-
-    Returns:
-        `(model, training seconds)`.
-    """
-    trainer = DenseTrainer(
-        run_dir,
-        functools.partial(_build_single_pass, name, input_size, prior_label_maps),
-        DenseSchedule(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, time_budget_seconds=seconds),
-        seed=seed,
-        verbose=verbose,
-    )
-    model = trainer.train(train_dataset)
-    return model, trainer.training_seconds
-
-
 def compare_zoo(train_dataset, test_dataset, run_dir, seconds, *, prior_dataset=None,
-                single_pass=tuple(SINGLE_PASS_MODELS), two_stage=True, input_size=256, seed=0, verbose="auto",
+                single_pass=zoo_names("single_pass"), two_stage=True, input_size=256, seed=0, verbose="auto",
                 progress=print):
     """Trains every zoo model for `seconds` and measures it.
 
@@ -172,7 +103,7 @@ def compare_zoo(train_dataset, test_dataset, run_dir, seconds, *, prior_dataset=
         prior_dataset: `tf.data.Dataset` of held-out `{"image", "label"}`
             faces (the validation split) whose label maps fill the exemplar
             prior of the models that have one, or None to train them without.
-        single_pass: names of `SINGLE_PASS_MODELS` to train.
+        single_pass: names of single-pass zoo models to train.
         two_stage: bool, also train STN-iCNN (giving the iCNN baseline,
             STN-iCNN* and STN-iCNN rows).
         input_size: int, the single-pass parsers' working size.
@@ -208,7 +139,7 @@ def _train_two_stage(train_dataset, test_dataset, run_dir, seconds, seed, verbos
         SYNTHETIC_RECIPE,
         seed=seed,
         verbose=verbose,
-        stage_seconds={stage: seconds * share for stage, share in TWO_STAGE_SHARES.items()},
+        time_budget_seconds={stage: seconds * share for stage, share in TWO_STAGE_SHARES.items()},
     )
     spent = {}
     rows = []

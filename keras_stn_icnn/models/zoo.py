@@ -1,4 +1,12 @@
-"""The zoo by name: which class each model name builds, for command lines and comparisons."""
+"""The zoo by name: one entry per model, read by the command line, the jobs, the loader and the benchmarks.
+
+Adding a model to the zoo is its module plus one `ZooEntry` in `ZOO`: the
+entry names the class, how it trains (`"stages"`: a two-stage parser trained
+stage by stage by `train.StageTrainer`; `"single_pass"`: trained in one fit
+by `train.DenseTrainer`) and a one-line description for `--help`.
+"""
+
+import dataclasses
 
 from keras_stn_icnn.models.bass import BASS
 from keras_stn_icnn.models.icnn import ICNNBaseline, ICNNParser
@@ -6,37 +14,119 @@ from keras_stn_icnn.models.red_net import RedNet
 from keras_stn_icnn.models.rnn_g import RNNG, RNNGTwoStage
 from keras_stn_icnn.models.stn_icnn import STNiCNN
 
-TWO_STAGE_MODELS = {"stn_icnn": STNiCNN, "icnn_baseline": ICNNBaseline}
-"""The two-stage parsers (rough mask, part crops, part models), trained stage by stage (`StageTrainer`)."""
-
-SINGLE_PASS_MODELS = {
-    "icnn": ICNNParser,
-    "rnn_g": RNNG,
-    "rnn_g_two_stage": RNNGTwoStage,
-    "bass": BASS,
-    "red_net": RedNet,
-}
-"""The single-pass parsers (`DenseParsingMixin`), trained in one stage (`DenseTrainer`)."""
+TRAINING_KINDS = ("stages", "single_pass")
+"""How a zoo model trains: stage by stage (two-stage parsers) or in one fit (single-pass parsers)."""
 
 
-def single_pass_model(name, **arguments):
-    """Builds a single-pass zoo parser by name.
+@dataclasses.dataclass(frozen=True)
+class ZooEntry:
+    """One model of the zoo.
 
     Args:
-        name: str, a key of `SINGLE_PASS_MODELS`.
+        name: str, the model's name on the command line, in run folders and
+            as its export's name.
+        model_class: the Keras model class.
+        training: str, one of `TRAINING_KINDS`.
+        description: str, one line for `--help` and tables.
+
+    Example:
+    >>> ZOO["rnn_g"].model_class.__name__, ZOO["rnn_g"].training
+    ('RNNG', 'single_pass')
+    """
+
+    name: str
+    model_class: type
+    training: str
+    description: str
+
+    def __post_init__(self):
+        if self.training not in TRAINING_KINDS:
+            raise ValueError(f"training must be one of {TRAINING_KINDS}, got {self.training!r}")
+
+
+ZOO = {
+    entry.name: entry
+    for entry in (
+        ZooEntry("stn_icnn", STNiCNN, "stages", "STN-iCNN (Yin et al. 2020): interlinked CNNs with a differentiable crop"),
+        ZooEntry("icnn_baseline", ICNNBaseline, "stages", "two-stage iCNN (Zhou et al. 2015) with the centroid cropper"),
+        ZooEntry("icnn", ICNNParser, "single_pass", "one-stage iCNN at one working size"),
+        ZooEntry("rnn_g", RNNG, "single_pass", "RNN-G (Liu et al. 2017): a shallow CNN with a spatially variant gated RNN"),
+        ZooEntry("rnn_g_two_stage", RNNGTwoStage, "single_pass", "RNN-G on the whole face, then its component networks on part crops"),
+        ZooEntry("bass", BASS, "single_pass", "BASS (Liu et al. 2020, LaPa): boundary-attention semantic segmentation"),
+        ZooEntry("red_net", RedNet, "single_pass", "RED-Net (Guo et al. 2018): residual encoder-decoder with an adaptive prior"),
+    )
+}
+"""Every zoo model by name."""
+
+
+def zoo_entry(name):
+    """The zoo's entry for `name`.
+
+    Args:
+        name: str, a key of `ZOO`.
+
+    Returns:
+        A `ZooEntry`.
+
+    Raises:
+        ValueError naming the unknown name and the known ones.
+
+    Example:
+    >>> zoo_entry("bass").model_class.__name__
+    'BASS'
+    """
+    if name not in ZOO:
+        raise ValueError(f"unknown zoo model {name!r}; the zoo has {sorted(ZOO)}")
+    return ZOO[name]
+
+
+def zoo_names(training=None):
+    """Names of the zoo's models, in registry order, optionally only those trained one way.
+
+    Args:
+        training: str, one of `TRAINING_KINDS`, or None for all.
+
+    Returns:
+        tuple of str.
+
+    Example:
+    >>> zoo_names("stages")
+    ('stn_icnn', 'icnn_baseline')
+    """
+    if training is not None and training not in TRAINING_KINDS:
+        raise ValueError(f"training must be one of {TRAINING_KINDS} or None, got {training!r}")
+    return tuple(name for name, entry in ZOO.items() if training in (None, entry.training))
+
+
+def zoo_name_of(model):
+    """The zoo name of a model (its export name), from its class; None for a model outside the zoo.
+
+    Args:
+        model: a Keras model.
+
+    Returns:
+        str (e.g. `"stn_icnn"` for an `STNiCNN`) or None.
+
+    Example:
+    >>> zoo_name_of(ICNNParser(input_size=64))
+    'icnn'
+    """
+    return next((name for name, entry in ZOO.items() if type(model) is entry.model_class), None)
+
+
+def build_zoo_model(name, **arguments):
+    """Builds a zoo model by name.
+
+    Args:
+        name: str, a key of `ZOO`.
         **arguments: the class's constructor arguments (e.g. `class_names`,
             `input_size`).
 
     Returns:
         The model.
 
-    Raises:
-        ValueError naming the unknown name and the known ones.
-
     Example:
-    >>> single_pass_model("icnn", input_size=64).input_size
+    >>> build_zoo_model("icnn", input_size=64).input_size
     64
     """
-    if name not in SINGLE_PASS_MODELS:
-        raise ValueError(f"unknown single-pass model {name!r}; the zoo has {sorted(SINGLE_PASS_MODELS)}")
-    return SINGLE_PASS_MODELS[name](**arguments)
+    return zoo_entry(name).model_class(**arguments)

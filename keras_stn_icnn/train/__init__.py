@@ -1,5 +1,6 @@
-"""Training: the paper's recipes, stage graphs, optimizers, strategy and callbacks."""
+"""Training: the paper's recipes, the stages as data, the trainers, optimizers, strategy and callbacks."""
 
+from keras_stn_icnn.train.dense_trainer import DenseSchedule, DenseTrainer
 from keras_stn_icnn.train.recipes import (
     CELEBAMASK_HQ_RECIPE,
     HELEN_RECIPE,
@@ -9,17 +10,22 @@ from keras_stn_icnn.train.recipes import (
     Recipe,
     StageSettings,
 )
-from keras_stn_icnn.train.trainer import ICNN_BASELINE_STAGES, STN_ICNN_STAGES, StageTrainer
+from keras_stn_icnn.train.stages import ICNN_BASELINE_STAGES, STAGES, STN_ICNN_STAGES, Stage
+from keras_stn_icnn.train.trainer import StageTrainer
 
 __all__ = [
     "CELEBAMASK_HQ_RECIPE",
     "HELEN_RECIPE",
     "ICNN_BASELINE_STAGES",
     "RECIPES",
-    "SYNTHETIC_RECIPE",
+    "STAGES",
     "STN_ICNN_STAGES",
+    "SYNTHETIC_RECIPE",
+    "DenseSchedule",
+    "DenseTrainer",
     "JointSettings",
     "Recipe",
+    "Stage",
     "StageSettings",
     "StageTrainer",
 ]

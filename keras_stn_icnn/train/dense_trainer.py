@@ -16,26 +16,23 @@ import time
 from pathlib import Path
 
 import keras
+import numpy as np
+import tensorflow as tf
 
+from keras_stn_icnn.checks import check_int
 from keras_stn_icnn.data.augment import PAPER_AUGMENTATION
 from keras_stn_icnn.data.pipeline import dense_training_pipeline
-from keras_stn_icnn.train.callbacks import (
-    TimeBudget,
-    atomic_save_weights,
-    backed_up_epochs,
-    backup_dir,
-    stage_callbacks,
-)
-from keras_stn_icnn.train.custom_loop import fit_with_custom_loop, needs_custom_loop
+from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
+from keras_stn_icnn.models.dense_parsing import working_size_labels
+from keras_stn_icnn.models.zoo import build_zoo_model, zoo_entry, zoo_names
+from keras_stn_icnn.train.fitting import ResumableFit, default_jit_compile
 from keras_stn_icnn.train.optimizers import ADAM_EPSILON, halving_schedule
-from keras_stn_icnn.train.strategy import (
-    check_global_batch_size,
-    distribution_strategy,
-    global_batch_norm,
-    is_chief,
-    worker_id,
-)
-from keras_stn_icnn.train.trainer import FINAL_WEIGHTS
+from keras_stn_icnn.train.strategy import check_global_batch_size, distribution_strategy
+
+MAX_EPOCHS = 60
+"""Epochs a single-pass parser may train before a time budget is spent: by then the learning
+rate, halved every 5 epochs, is 1/4096 of its start, so more epochs would not change the model
+(and each epoch's views are a dataset of their own to build)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,9 +65,7 @@ class DenseSchedule:
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "halve_every_epochs", "copies"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            check_int(getattr(self, name), name)
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}")
         if self.time_budget_seconds is not None and not self.time_budget_seconds > 0:
@@ -90,6 +85,8 @@ class DenseTrainer:
         strategy: a `tf.distribute.Strategy`, or None for
             `train.strategy.distribution_strategy()`.
         verbose: Keras `fit` verbosity (`"auto"`: progress bars).
+        jit_compile: bool or `"auto"`, XLA for the training steps; None
+            (the default): `fitting.default_jit_compile`.
 
     Attributes:
         model: the parser being trained.
@@ -102,22 +99,25 @@ class DenseTrainer:
     >>> model = trainer.train(HelenReader(root).dataset("train"))  # doctest: +SKIP
     """
 
-    def __init__(self, run_dir, build_model, schedule, *, seed=0, strategy=None, verbose="auto"):
+    def __init__(self, run_dir, build_model, schedule, *, seed=0, strategy=None, verbose="auto", jit_compile=None):
         self.run_dir = Path(run_dir)
         self.schedule = schedule
         self.seed = int(seed)
         self.strategy = strategy or distribution_strategy()
         self.verbose = verbose
+        self.jit_compile = default_jit_compile(jit_compile)
         check_global_batch_size(schedule.batch_size, self.strategy)
         keras.utils.set_random_seed(self.seed)
         with self.strategy.scope():
             self.model = build_model()
+        self.fit = ResumableFit(self.run_dir, self.model, self.strategy)
         self.history = {}
         self.training_seconds = 0.0
 
     @property
     def is_done(self):
-        return (self.run_dir / FINAL_WEIGHTS).is_file()
+        """Whether the run finished (its final weights exist)."""
+        return self.fit.is_done
 
     def train(self, dataset):
         """Trains on `dataset`, or loads the final weights of a finished run.
@@ -129,13 +129,10 @@ class DenseTrainer:
         Returns:
             The trained model (`self.model`).
         """
-        if self.is_done:
-            self.model.load_weights(str(self.run_dir / FINAL_WEIGHTS))
-            print(f"[{self.run_dir.name}] already done; loaded {self.run_dir / FINAL_WEIGHTS}")
+        if self.fit.is_done:
+            self.fit.load_final()
             return self.model
         schedule = self.schedule
-        worker = worker_id(self.strategy)
-        done_epochs = backed_up_epochs(backup_dir(self.run_dir, worker))
         batches = dense_training_pipeline(
             dataset,
             batch_size=schedule.batch_size,
@@ -144,36 +141,105 @@ class DenseTrainer:
             copies=schedule.copies,
             seed=self.seed,
             epochs=schedule.epochs,
-            first_epoch=min(done_epochs, schedule.epochs - 1),
+            first_epoch=min(self.fit.completed_epochs, schedule.epochs - 1),
         )
-        if done_epochs:
-            print(f"[{self.run_dir.name}] resuming after epoch {done_epochs} of {schedule.epochs}")
         with self.strategy.scope():
             self.model.compile(
                 optimizer=keras.optimizers.Adam(
                     halving_schedule(schedule.learning_rate, batches.steps_per_epoch, schedule.halve_every_epochs),
                     epsilon=ADAM_EPSILON,
-                )
+                ),
+                jit_compile=self.jit_compile,
             )
-        chief = is_chief(self.strategy)
-        budget = TimeBudget(schedule.time_budget_seconds) if schedule.time_budget_seconds else None
-        callbacks = stage_callbacks(self.run_dir, self.model, batch_size=schedule.batch_size, chief=chief, worker=worker)
-        callbacks += [budget] if budget else []
-        if needs_custom_loop(self.strategy):
-            fit = functools.partial(fit_with_custom_loop, self.model, initial_epoch=min(done_epochs, schedule.epochs))
-        else:
-            fit = functools.partial(self.model.fit, shuffle=False)  # the pipeline shuffles, seeded per epoch
         start = time.perf_counter()
-        with global_batch_norm(self.model, self.strategy):
-            history = fit(
-                batches.dataset,
-                epochs=schedule.epochs,
-                steps_per_epoch=batches.steps_per_epoch,
-                callbacks=callbacks,
-                verbose=self.verbose,
-            )
-        self.history = history.history
+        self.history = self.fit.run(
+            self.model,
+            batches.dataset,
+            epochs=schedule.epochs,
+            steps_per_epoch=batches.steps_per_epoch,
+            batch_size=schedule.batch_size,
+            time_budget_seconds=schedule.time_budget_seconds,
+            verbose=self.verbose,
+        )
         self.training_seconds = time.perf_counter() - start
-        if chief:
-            atomic_save_weights(self.model, self.run_dir / FINAL_WEIGHTS)
         return self.model
+
+
+def held_out_label_maps(dataset, size):
+    """The label maps of a set of faces, each resized (nearest) to `size x size` and stacked.
+
+    Args:
+        dataset: `tf.data.Dataset` of `{"image", "label"}`, faces of any sizes.
+        size: int, the side of the maps returned.
+
+    Returns:
+        uint8 array `[M, size, size]`.
+
+    Example:
+    >>> held_out_label_maps(HelenReader(root).dataset("val"), 256).shape  # doctest: +SKIP
+    (20, 256, 256)
+    """
+    maps = [working_size_labels(example["label"][tf.newaxis], size)[0] for example in dataset]
+    if not maps:
+        raise ValueError("the held-out dataset for the exemplar prior has no faces")
+    return np.stack([np.asarray(label_map, np.uint8) for label_map in maps])
+
+
+def build_single_pass(name, input_size, prior_label_maps=None, class_names=STN_ICNN_CLASS_NAMES):
+    """Builds a single-pass zoo parser and fills its exemplar prior, if it has one.
+
+    Args:
+        name: str, a single-pass model of `models.zoo.ZOO`.
+        input_size: int, the working size.
+        prior_label_maps: uint8 array `[M, input_size, input_size]` of
+            held-out label maps (`held_out_label_maps`) for a model with an
+            exemplar prior (RED-Net's `fit_prior`), or None.
+        class_names: the classes it labels (STN-iCNN's by default).
+
+    Returns:
+        The model.
+
+    Example:
+    >>> build_single_pass("icnn", 32).input_size
+    32
+    """
+    if zoo_entry(name).training != "single_pass":
+        raise ValueError(f"{name!r} is not a single-pass zoo model; those are {zoo_names('single_pass')}")
+    model = build_zoo_model(name, class_names=class_names, input_size=input_size)
+    if prior_label_maps is not None and hasattr(model, "fit_prior"):
+        model.fit_prior(prior_label_maps)
+    return model
+
+
+def train_single_pass(name, train_dataset, run_dir, seconds=None, *, input_size=256, batch_size=8,
+                      learning_rate=1e-3, epochs=MAX_EPOCHS, prior_label_maps=None, seed=0, verbose="auto"):
+    """Trains one single-pass zoo parser on STN-iCNN's classes for `epochs`, or for `seconds` if sooner.
+
+    Args:
+        name: str, a single-pass model of `models.zoo.ZOO`.
+        train_dataset: `tf.data.Dataset` of `{"image", "label"}` (STN-iCNN ids).
+        run_dir: path-like, the run's folder.
+        seconds: float or None, the training budget.
+        input_size: int, the working size.
+        batch_size: int.
+        learning_rate: float, Adam's initial rate (halved every 5 epochs).
+        epochs: int, the most epochs it trains.
+        prior_label_maps: uint8 array `[M, input_size, input_size]` of held-out
+            label maps (`held_out_label_maps`) that fill the exemplar prior of a
+            model that has one (RED-Net) before it trains, or None to train
+            it without a prior. Ignored by models without one.
+        seed: int.
+        verbose: Keras `fit` verbosity.
+
+    Returns:
+        `(model, training seconds)`.
+    """
+    trainer = DenseTrainer(
+        run_dir,
+        functools.partial(build_single_pass, name, input_size, prior_label_maps),
+        DenseSchedule(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, time_budget_seconds=seconds),
+        seed=seed,
+        verbose=verbose,
+    )
+    model = trainer.train(train_dataset)
+    return model, trainer.training_seconds
