@@ -55,7 +55,8 @@ def generate_synthetic_helen(root, *, num_train=200, num_val=40, num_test=60, se
         FileExistsError: `root` exists and holds something else.
 
     Example:
-    >>> root = generate_synthetic_helen("/tmp/synthetic_helen", num_train=8,
+    >>> import tempfile
+    >>> root = generate_synthetic_helen(tempfile.mkdtemp(), num_train=8,
     ...                                 num_val=2, num_test=2, progress=False)
     >>> sorted(path.name for path in root.glob("*.txt"))
     ['exemplars.txt', 'testing.txt', 'tuning.txt']
