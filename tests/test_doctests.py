@@ -18,6 +18,8 @@ MODULES = [
     "keras_stn_icnn.data.files",
     "keras_stn_icnn.data.lfw_pl",
     "keras_stn_icnn.data.reader",
+    "keras_stn_icnn.data.synthetic.rendering",
+    "keras_stn_icnn.data.synthetic.generator",
     "keras_stn_icnn.metrics",
     "keras_stn_icnn.evaluation",
     "keras_stn_icnn.layers.centroid_theta",

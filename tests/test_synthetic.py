@@ -9,7 +9,13 @@ import pytest
 from PIL import Image
 
 from keras_stn_icnn.data import synthetic
-from keras_stn_icnn.data.synthetic import FACE_SCALE_RANGE, PHOTO_SIZE, generate_synthetic_helen, render_face
+from keras_stn_icnn.data.synthetic import (
+    FACE_SCALE_RANGE,
+    PHOTO_SIZE,
+    generate_synthetic_helen,
+    helen_layout,
+    render_face,
+)
 
 NUM_VARIETY_FACES = 40
 NUM_COLOUR_FACES = 20
@@ -170,14 +176,14 @@ def test_generate_fills_an_empty_folder(tmp_path):
 
 
 def test_generate_cleans_up_when_rendering_fails(tmp_path, monkeypatch):
-    real_render = synthetic._render
+    real_render = helen_layout.render_face_jpeg
 
     def failing_render(seed):
         if seed[-1] == 1:
             raise RuntimeError("boom")
         return real_render(seed)
 
-    monkeypatch.setattr(synthetic, "_render", failing_render)
+    monkeypatch.setattr(helen_layout, "render_face_jpeg", failing_render)
     with pytest.raises(RuntimeError, match="boom"):
         generate_synthetic_helen(tmp_path / "set", num_train=2, num_val=0, num_test=0, progress=False)
     assert list(tmp_path.iterdir()) == []
