@@ -17,10 +17,9 @@ from keras_stn_icnn.models.rnn_g.component_networks import (
     component_thetas,
     crop_components,
     merge_components,
-    paste_box,
 )
 from keras_stn_icnn.models.rnn_g.rnn_g import RNNG
-from keras_stn_icnn.ops.grid_sample import paste
+from keras_stn_icnn.ops.grid_sample import paste, paste_box
 
 LABELS_4X4 = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 2, 2], [2, 2, 2, 2]])
 BOUNDARIES_4X4 = np.array([[0, 1, 1, 0], [1, 1, 1, 1], [1, 1, 1, 1], [0, 0, 0, 0]])  # by hand
