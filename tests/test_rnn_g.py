@@ -282,6 +282,7 @@ def test_two_stage_refuses_bad_arguments():
         "keras_stn_icnn.models.rnn_g.rnn_g",
         "keras_stn_icnn.models.rnn_g.component_networks",
         "keras_stn_icnn.ops.facial_components",
+        "keras_stn_icnn.layers.facial_components",
     ],
 )
 def test_docstring_examples(name):
