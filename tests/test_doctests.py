@@ -12,6 +12,7 @@ MODULES = [
     "keras_stn_icnn.labels",
     "keras_stn_icnn.ops.affine",
     "keras_stn_icnn.ops.centroids",
+    "keras_stn_icnn.ops.grid_sample",
     "keras_stn_icnn.visualize",
     "keras_stn_icnn.data.augment",
     "keras_stn_icnn.data.stn_icnn_inputs",

@@ -11,16 +11,16 @@ import tensorflow as tf
 import zoo_checks
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES
 from keras_stn_icnn.losses.rnn_g import BoundaryGateLoss, label_boundaries
-from keras_stn_icnn.models.rnn_g.component_networks import (
+from keras_stn_icnn.models.rnn_g.component_networks import RNNGTwoStage
+from keras_stn_icnn.models.rnn_g.rnn_g import RNNG
+from keras_stn_icnn.ops.facial_components import (
     COMPONENTS,
-    RNNGTwoStage,
+    component_class_ids,
     component_thetas,
     crop_components,
     merge_components,
-    paste_box,
 )
-from keras_stn_icnn.models.rnn_g.rnn_g import RNNG
-from keras_stn_icnn.ops.grid_sample import paste
+from keras_stn_icnn.ops.grid_sample import paste, paste_box
 
 LABELS_4X4 = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 2, 2], [2, 2, 2, 2]])
 BOUNDARIES_4X4 = np.array([[0, 1, 1, 0], [1, 1, 1, 1], [1, 1, 1, 1], [0, 0, 0, 0]])  # by hand
@@ -155,11 +155,20 @@ def expected_theta(centre, box, size):
     )
 
 
+def test_component_class_ids_name_what_is_missing():
+    assert component_class_ids(HELEN_CLASS_NAMES) == ((2, 4), (3, 5), (6,), (7, 8, 9))  # by hand
+    no_brows = ("background", "left_eye", "right_eye", "nose", "upper_lip", "inner_mouth", "lower_lip")
+    with pytest.raises(ValueError, match=r"\['left_eyebrow', 'right_eyebrow'\]"):
+        component_class_ids(no_brows)
+    with pytest.raises(ValueError, match=r"class_maps must be \[B, h, w, 11\]"):
+        component_thetas(tf.zeros([1, 8, 8, 7]), (8, 8), HELEN_CLASS_NAMES)
+
+
 def test_component_boxes_follow_centroid_extent_margin_and_aspect():
     label_map = np.zeros((64, 64), int)
     label_map[10:20, 20:30] = HELEN_CLASS_NAMES.index("nose")  # 10 x 10
     label_map[40:44, 16:48] = HELEN_CLASS_NAMES.index("upper_lip")  # 4 x 32
-    thetas = np.asarray(component_thetas(one_hot_map(label_map), (64, 64), margin=0.2))[0]
+    thetas = np.asarray(component_thetas(one_hot_map(label_map), (64, 64), HELEN_CLASS_NAMES, margin=0.2))[0]
     nose_side = np.sqrt(12 * (10**2 - 1) / 12) * 1.2  # variance of 10 consecutive pixels
     np.testing.assert_allclose(thetas[2], expected_theta((14.5, 24.5), (nose_side, nose_side), 64), rtol=1e-5)
     mouth_width = np.sqrt(12 * (32**2 - 1) / 12) * 1.2  # 32 wide; 4 high is enlarged to 32:64
@@ -169,7 +178,7 @@ def test_component_boxes_follow_centroid_extent_margin_and_aspect():
     # Absent eyes: image centre, minimum height 64 / 16, square.
     np.testing.assert_allclose(thetas[0], expected_theta((31.5, 31.5), (4, 4), 64), rtol=1e-5)
     # A 32 x 32 map of a 127 x 127 image: positions scale with corners aligned, x -> x * 126 / 31.
-    half = np.asarray(component_thetas(one_hot_map(label_map[::2, ::2]), (127, 127)))[0]
+    half = np.asarray(component_thetas(one_hot_map(label_map[::2, ::2]), (127, 127), HELEN_CLASS_NAMES))[0]
     centre_x = 12.0 * 126 / 31  # the nose is map columns 10..14
     assert half[2, 0, 2] == pytest.approx(-1 + 2 * centre_x / 126, rel=1e-5)
 
@@ -180,7 +189,7 @@ def test_crops_cover_the_box_and_mirror_the_right_eye():
     label_map = np.zeros((64, 64), int)
     label_map[10:20, 20:30] = HELEN_CLASS_NAMES.index("nose")
     label_map[10:20, 40:50] = HELEN_CLASS_NAMES.index("right_eye")
-    thetas = component_thetas(one_hot_map(label_map), (64, 64))
+    thetas = component_thetas(one_hot_map(label_map), (64, 64), HELEN_CLASS_NAMES)
     crops = [np.asarray(c)[0] for c in crop_components(ramp, thetas)]
     assert [c.shape[:2] for c in crops] == [c.input_size for c in COMPONENTS]
     half = np.sqrt(99.0) * 1.2 / 2
@@ -209,7 +218,7 @@ def test_merge_rule():
     thetas = np.tile(np.eye(2, 3), (1, 4, 1, 1))  # the nose box is the whole 64 x 64 image
     merged = np.asarray(
         merge_components(first.astype(np.float32), thetas.astype(np.float32),
-                         [m.astype(np.float32) for m in component_maps])
+                         [m.astype(np.float32) for m in component_maps], HELEN_CLASS_NAMES)
     )
     # Pasted into the 64 x 64 image, "other" maps stay "other" (and so does everything outside a box).
     pasted = [np.broadcast_to(m[:, :1, :1], (1, 64, 64, m.shape[-1])) for m in component_maps]
@@ -272,6 +281,8 @@ def test_two_stage_refuses_bad_arguments():
         "keras_stn_icnn.losses.rnn_g",
         "keras_stn_icnn.models.rnn_g.rnn_g",
         "keras_stn_icnn.models.rnn_g.component_networks",
+        "keras_stn_icnn.ops.facial_components",
+        "keras_stn_icnn.layers.facial_components",
     ],
 )
 def test_docstring_examples(name):

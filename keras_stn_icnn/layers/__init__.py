@@ -7,6 +7,7 @@ from keras_stn_icnn.layers.crop_transformer import (
     InverseCropTransformer,
     PartAssembly,
 )
+from keras_stn_icnn.layers.facial_components import ComponentCrops, ComponentMerge, ComponentThetas
 from keras_stn_icnn.layers.interlink import InterlinkBlock, OutputIntegration
 from keras_stn_icnn.layers.label_map import LabelMap
 from keras_stn_icnn.layers.max_unpooling import MaxPoolingWithSwitches, MaxUnpooling2D

@@ -10,7 +10,7 @@ from keras_stn_icnn.ops.affine import (
     transform_grid,
 )
 from keras_stn_icnn.ops.assembly import assemble_part_probabilities
-from keras_stn_icnn.ops.grid_sample import crop, frame_offset, paste, sample
+from keras_stn_icnn.ops.grid_sample import crop, frame_offset, paste, paste_box, sample
 from keras_stn_icnn.ops.resize import (
     max_pool_3x3_stride2,
     resize_bilinear_align_corners,

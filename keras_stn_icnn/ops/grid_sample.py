@@ -311,3 +311,48 @@ def paste(
     else:
         pasted = sample(flat_patches - fill, x, y, mode=mode) + fill
     return tf.reshape(pasted, [batch, parts, height, width, channels])
+
+
+def _interpolation_matrix(scale, shift, frame_length, patch_length):
+    """`[B, frame_length, patch_length]` bilinear weights of patch pixels for each frame pixel."""
+    frame_positions = -1.0 + 2.0 * tf.range(tf.cast(frame_length, tf.float32)) / (
+        tf.cast(frame_length, tf.float32) - 1.0
+    )
+    patch_positions = (frame_positions[tf.newaxis] - tf.expand_dims(shift, 1)) / tf.expand_dims(scale, 1)
+    patch_pixels = (patch_positions + 1.0) / 2.0 * (patch_length - 1.0)
+    distance = tf.abs(tf.expand_dims(patch_pixels, 2) - tf.range(float(patch_length)))
+    return tf.nn.relu(1.0 - distance)
+
+
+def paste_box(patches, theta, frame_size):
+    """Bilinear paste of crops taken with scale-and-translate thetas, zero outside the box.
+
+    The same values as `paste(..., mode="bilinear")` for one patch per
+    image and thetas `[[sx, 0, tx], [0, sy, ty]]`, computed separably as two
+    matmuls with the bilinear ("hat") weights of every frame row and column,
+    which are zero beyond one pixel outside the patch. (The general `paste`
+    does not convert to LiteRT builtins when the frame size is only known at
+    run time.)
+
+    Args:
+        patches: float tensor `[B, h, w, C]`.
+        theta: float tensor `[B, 2, 3]`, the crops' thetas (off-diagonal
+            terms ignored).
+        frame_size: `(H, W)` of the frame.
+
+    Returns:
+        float tensor `[B, H, W, C]`.
+
+    Example:
+    >>> theta = tf.constant([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    >>> paste_box(tf.ones([1, 8, 8, 2]), theta, (8, 8)).shape
+    TensorShape([1, 8, 8, 2])
+    """
+    patch_height, patch_width = patches.shape[1], patches.shape[2]
+    rows = _interpolation_matrix(theta[:, 1, 1], theta[:, 1, 2], frame_size[0], patch_height)
+    cols = _interpolation_matrix(theta[:, 0, 0], theta[:, 0, 2], frame_size[1], patch_width)
+    channels_first = tf.transpose(patches, [0, 3, 1, 2])  # [B, C, h, w]
+    pasted = tf.matmul(
+        tf.matmul(tf.expand_dims(rows, 1), channels_first), tf.expand_dims(cols, 1), transpose_b=True
+    )
+    return tf.transpose(pasted, [0, 2, 3, 1])

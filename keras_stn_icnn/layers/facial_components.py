@@ -1,0 +1,106 @@
+"""RNN-G's facial-component crops of HELEN faces as layers: box placement, crops and merge.
+
+The rules are those of `ops.facial_components`, on maps of HELEN's 11
+classes.
+"""
+
+import keras
+import tensorflow as tf
+
+from keras_stn_icnn.labels import HELEN_CLASS_NAMES
+from keras_stn_icnn.ops.facial_components import COMPONENTS, component_thetas, crop_components, merge_components
+
+
+@keras.saving.register_keras_serializable(package="keras_stn_icnn")
+class ComponentThetas(keras.layers.Layer):
+    """`component_thetas` of the hard argmax of first-stage scores (not differentiable).
+
+    Args:
+        margin: float >= 0, extra extent of a box relative to its component.
+        **kwargs: standard `keras.layers.Layer` arguments.
+
+    Call arguments:
+        scores: float tensor `[B, h, w, 11]`, first-stage logits or
+            probabilities (only their argmax is used).
+        images: tensor `[B, H, W, ...]` (only its size is used).
+
+    Returns:
+        float32 tensor `[B, 4, 2, 3]`.
+
+    Example:
+    >>> ComponentThetas()(tf.zeros([1, 32, 32, 11]), tf.zeros([1, 90, 60, 3])).shape
+    TensorShape([1, 4, 2, 3])
+    """
+
+    def __init__(self, margin=0.2, **kwargs):
+        super().__init__(**kwargs)
+        self.margin = float(margin)
+        if self.margin < 0:
+            raise ValueError(f"margin must not be negative, got {margin!r}")
+
+    def call(self, scores, images):
+        labels = tf.argmax(tf.stop_gradient(scores), axis=-1, output_type=tf.int32)
+        one_hot = tf.one_hot(labels, len(HELEN_CLASS_NAMES))
+        return tf.stop_gradient(component_thetas(one_hot, tf.shape(images)[1:3], HELEN_CLASS_NAMES, self.margin))
+
+    def compute_output_shape(self, scores_shape, images_shape):
+        return (scores_shape[0], len(COMPONENTS), 2, 3)
+
+    def get_config(self):
+        return {**super().get_config(), "margin": self.margin}
+
+
+@keras.saving.register_keras_serializable(package="keras_stn_icnn")
+class ComponentCrops(keras.layers.Layer):
+    """`crop_components` of an image (bilinear), as a layer.
+
+    Args:
+        **kwargs: standard `keras.layers.Layer` arguments.
+
+    Call arguments:
+        images: float tensor `[B, H, W, 3]`.
+        thetas: float tensor `[B, 4, 2, 3]`.
+
+    Returns:
+        list of 4 tensors `[B, h_k, w_k, 3]` in `COMPONENTS` order.
+
+    Example:
+    >>> crops = ComponentCrops()(tf.zeros([1, 50, 50, 3]), tf.eye(2, 3, batch_shape=[1, 4]))
+    >>> tuple(crops[0].shape)
+    (1, 64, 64, 3)
+    """
+
+    def call(self, images, thetas):
+        return crop_components(images, thetas)
+
+    def compute_output_shape(self, images_shape, thetas_shape):
+        return [(images_shape[0], *c.input_size, images_shape[-1]) for c in COMPONENTS]
+
+
+@keras.saving.register_keras_serializable(package="keras_stn_icnn")
+class ComponentMerge(keras.layers.Layer):
+    """`merge_components` of HELEN probabilities, as a layer.
+
+    Args:
+        **kwargs: standard `keras.layers.Layer` arguments.
+
+    Call arguments:
+        probabilities: float tensor `[B, H, W, 11]`.
+        thetas: float tensor `[B, 4, 2, 3]`.
+        component_probabilities: list of 4 tensors `[B, h_k, w_k, 1 + n_k]`.
+
+    Returns:
+        float tensor `[B, H, W, 11]`.
+
+    Example:
+    >>> first = tf.fill([1, 40, 40, 11], 1.0 / 11)
+    >>> others = [tf.one_hot(tf.zeros([1, *c.input_size], tf.int32), 1 + len(c.classes)) for c in COMPONENTS]
+    >>> ComponentMerge()(first, tf.eye(2, 3, batch_shape=[1, 4]), others).shape
+    TensorShape([1, 40, 40, 11])
+    """
+
+    def call(self, probabilities, thetas, component_probabilities):
+        return merge_components(probabilities, thetas, component_probabilities, HELEN_CLASS_NAMES)
+
+    def compute_output_shape(self, probabilities_shape, thetas_shape, component_probabilities_shape):
+        return tuple(probabilities_shape)
