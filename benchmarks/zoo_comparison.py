@@ -1,4 +1,4 @@
-"""Every zoo model trained on the same synthetic split for the same time: the README's comparison table.
+"""Every zoo model trained on the same synthetic split for the same time: docs/results.md's comparison table.
 
 Trains STN-iCNN (giving the iCNN baseline and STN-iCNN* on the way) and every
 single-pass parser of the zoo on the main job's synthetic training faces, each

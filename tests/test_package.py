@@ -12,7 +12,7 @@ from keras_stn_icnn import layers, models
 
 PACKAGE = Path(keras_stn_icnn.__file__).parent
 
-# Each group may import only from groups of a lower rank (DESIGN.md).
+# Each group may import only from groups of a lower rank (docs/design.md).
 RANKS = {
     "ops": 0,
     "files": 0,

@@ -239,7 +239,7 @@ def _memory(result):
 
 
 def format_report(report):
-    """The report as the tables the README shows.
+    """The report as the tables docs/performance.md shows.
 
     Args:
         report: a `BenchmarkReport`.

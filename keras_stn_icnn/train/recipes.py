@@ -219,7 +219,7 @@ SYNTHETIC_LONG_RECIPE = SYNTHETIC_RECIPE.replace(
     stage1=StageSettings(epochs=12, batch_size=4, learning_rate=0.002),
     parts=StageSettings(epochs=8, batch_size=8, learning_rate=0.002),
 )
-"""The README's longer run: `SYNTHETIC_RECIPE` for 2,000 synthetic faces (`--num-train 2000`), about an hour on
-a 2-core CPU. Stage 1 sees 24,000 images (the main job's 6,000), the part models 16,000 (2,000) and end to end
-6,000 (1,200)."""
+"""The longer run of docs/results.md: `SYNTHETIC_RECIPE` for 2,000 synthetic faces (`--num-train 2000`), about an
+hour on a 2-core CPU. Stage 1 sees 24,000 images (the main job's 6,000), the part models 16,000 (2,000) and end to
+end 6,000 (1,200)."""
 RECIPES["synthetic_long"] = SYNTHETIC_LONG_RECIPE
