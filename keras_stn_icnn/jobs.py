@@ -7,7 +7,7 @@ the models as `.keras` files in the run folder and export the final one as a
 SavedModel for TF Serving. A two-stage parser trains the stages of its
 recipe (`train.StageTrainer`; STN-iCNN's run also gives the iCNN baseline and
 STN-iCNN before end-to-end training, each evaluated); a single-pass parser
-trains in one fit (`train.DenseTrainer`) in `<run-dir>/<model>/`. Every
+trains in one fit (`train.SinglePassTrainer`) in `<run-dir>/<model>/`. Every
 recipe value can be overridden from the command line.
 """
 
@@ -28,8 +28,8 @@ from keras_stn_icnn.files import atomic_write
 from keras_stn_icnn.models import LOCALIZERS, ICNNBaseline
 from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
 from keras_stn_icnn.models.zoo import zoo_entry, zoo_names
-from keras_stn_icnn.train import RECIPES, DenseSchedule, DenseTrainer, JointSettings, StageSettings, StageTrainer
-from keras_stn_icnn.train.dense_trainer import build_single_pass, held_out_label_maps
+from keras_stn_icnn.train import RECIPES, SinglePassSchedule, SinglePassTrainer, JointSettings, StageSettings, StageTrainer
+from keras_stn_icnn.train.single_pass_trainer import build_single_pass, held_out_label_maps
 from keras_stn_icnn.train.stages import ICNN_BASELINE_STAGES, STN_ICNN_STAGES
 from keras_stn_icnn.train.strategy import is_chief
 
@@ -277,16 +277,16 @@ def run_training_job(argv=None, dataset="helen"):
 
 
 def single_pass_schedule(args, recipe):
-    """The `DenseSchedule` of a single-pass model's job: its flags, and the recipe's augmentation and halving.
+    """The `SinglePassSchedule` of a single-pass model's job: its flags, and the recipe's augmentation and halving.
 
     Args:
         args: parsed arguments of `build_argument_parser`.
         recipe: the job's `train.Recipe`.
 
     Returns:
-        A `train.DenseSchedule`.
+        A `train.SinglePassSchedule`.
     """
-    return DenseSchedule(
+    return SinglePassSchedule(
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.lr,
@@ -298,11 +298,11 @@ def single_pass_schedule(args, recipe):
 
 
 def _run_single_pass_job(args, schedule, reader, verbose, start):
-    """Trains, evaluates, saves and exports one single-pass zoo model (`DenseTrainer`)."""
+    """Trains, evaluates, saves and exports one single-pass zoo model (`SinglePassTrainer`)."""
     prior_maps = None
     if reader.examples("val"):
         prior_maps = held_out_label_maps(reader.dataset("val"), args.input_size)
-    trainer = DenseTrainer(
+    trainer = SinglePassTrainer(
         args.run_dir / args.model,
         functools.partial(build_single_pass, args.model, args.input_size, prior_maps, STN_ICNN_CLASS_NAMES),
         schedule,

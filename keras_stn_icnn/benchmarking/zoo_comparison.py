@@ -4,7 +4,7 @@ Each model gets the same wall-clock training budget on this machine, the
 same training faces with the same augmentation, and the same test faces:
 
 - a single-pass parser (`models.zoo.zoo_names("single_pass")`) trains in one
-  stage (`DenseTrainer`) until the budget is spent; one with an exemplar
+  stage (`SinglePassTrainer`) until the budget is spent; one with an exemplar
   prior (RED-Net's `fit_prior`) gets it from held-out faces before training,
   as its paper fills it from the validation set;
 - STN-iCNN trains its four stages (`StageTrainer`, the main job's
@@ -31,7 +31,7 @@ from keras_stn_icnn.metrics import PAPER_F1_GROUPS
 from keras_stn_icnn.models import ICNNBaseline
 from keras_stn_icnn.models.zoo import zoo_names
 from keras_stn_icnn.train import SYNTHETIC_RECIPE, STN_ICNN_STAGES, StageTrainer
-from keras_stn_icnn.train.dense_trainer import held_out_label_maps, train_single_pass
+from keras_stn_icnn.train.single_pass_trainer import held_out_label_maps, train_single_pass
 
 TWO_STAGE_SHARES = {"stage1": 0.50, "localizer": 0.10, "parts": 0.18, "joint": 0.22}
 """Share of a two-stage run's budget per stage: the main job's measured stage times

@@ -179,7 +179,7 @@ def stn_icnn_training_pipeline(
     return TrainingBatches(batches, steps_per_epoch, num_examples)
 
 
-def dense_training_pipeline(
+def single_pass_training_pipeline(
     dataset,
     *,
     batch_size,
@@ -220,7 +220,7 @@ def dense_training_pipeline(
 
     Example:
     >>> examples = HelenReader("synthetic", schema="stn_icnn").dataset("train")  # doctest: +SKIP
-    >>> batches = dense_training_pipeline(examples, batch_size=8, input_size=128, epochs=10)  # doctest: +SKIP
+    >>> batches = single_pass_training_pipeline(examples, batch_size=8, input_size=128, epochs=10)  # doctest: +SKIP
     >>> model.fit(batches.dataset, epochs=10, steps_per_epoch=batches.steps_per_epoch)  # doctest: +SKIP
     """
     input_size = int(input_size)

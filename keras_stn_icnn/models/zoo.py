@@ -3,7 +3,7 @@
 Adding a model to the zoo is its module plus one `ZooEntry` in `ZOO`: the
 entry names the class, how it trains (`"stages"`: a two-stage parser trained
 stage by stage by `train.StageTrainer`; `"single_pass"`: trained in one fit
-by `train.DenseTrainer`) and a one-line description for `--help`.
+by `train.SinglePassTrainer`) and a one-line description for `--help`.
 """
 
 import dataclasses

@@ -1,6 +1,6 @@
 """Training: the paper's recipes, the stages as data, the trainers, optimizers, strategy and callbacks."""
 
-from keras_stn_icnn.train.dense_trainer import DenseSchedule, DenseTrainer
+from keras_stn_icnn.train.single_pass_trainer import SinglePassSchedule, SinglePassTrainer
 from keras_stn_icnn.train.recipes import (
     CELEBAMASK_HQ_RECIPE,
     HELEN_RECIPE,
@@ -21,8 +21,8 @@ __all__ = [
     "STAGES",
     "STN_ICNN_STAGES",
     "SYNTHETIC_RECIPE",
-    "DenseSchedule",
-    "DenseTrainer",
+    "SinglePassSchedule",
+    "SinglePassTrainer",
     "JointSettings",
     "Recipe",
     "Stage",

@@ -8,7 +8,7 @@ killed run finish) and runs the fit: Keras `fit` on one machine, or
 `custom_loop.fit_with_custom_loop` across machines where Keras `fit` fails,
 with BatchNorm over the global batch, an optional time budget, and the final
 weights saved through a temporary file and a rename. `StageTrainer` runs one
-per STN-iCNN stage; `DenseTrainer` runs one for a single-pass parser.
+per STN-iCNN stage; `SinglePassTrainer` runs one for a single-pass parser.
 """
 
 import functools

@@ -11,7 +11,7 @@ Modules:
 * `background`, `head`, `face_parts`, `occlusions`: the painters, back to front.
 * `shapes`, `canvas`: the regions painted and the picture and label map painted on.
 * `helen_layout`, `generator`: the files of a set, and `generate_synthetic_helen`.
-* `class_ids`, `sampling`, `arguments`: label ids, random draws, argument checks.
+* `class_ids`, `sampling`: label ids, random draws (seeds and counts are checked with `keras_stn_icnn.checks`).
 """
 
 from keras_stn_icnn.data.synthetic.class_ids import (

@@ -7,8 +7,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from keras_stn_icnn.data.synthetic.arguments import check_count, check_seed
+from keras_stn_icnn.checks import check_int
 from keras_stn_icnn.data.synthetic.helen_layout import MANIFEST_NAME, SPLIT_FILES, write_set
+from keras_stn_icnn.data.synthetic.rendering import check_seed
 
 
 GENERATOR_VERSION = 3  # 3: one photo size and one face scale (2: 250-800 px photos, face scale with the photo)
@@ -62,9 +63,9 @@ def generate_synthetic_helen(root, *, num_train=200, num_val=40, num_test=60, se
     ['exemplars.txt', 'testing.txt', 'tuning.txt']
     """
     counts = {
-        "num_train": check_count(num_train, "num_train", minimum=1),
-        "num_val": check_count(num_val, "num_val", minimum=0),
-        "num_test": check_count(num_test, "num_test", minimum=0),
+        "num_train": check_int(num_train, "num_train", minimum=1),
+        "num_val": check_int(num_val, "num_val", minimum=0),
+        "num_test": check_int(num_test, "num_test", minimum=0),
     }
     seed = check_seed(seed, "seed")
     manifest = {"generator_version": GENERATOR_VERSION, "seed": _jsonable_seed(seed), **counts}

@@ -57,7 +57,7 @@ import math
 import numpy as np
 from PIL import Image, ImageFilter
 
-from keras_stn_icnn.data.synthetic.arguments import check_seed
+from keras_stn_icnn.checks import check_int
 from keras_stn_icnn.data.synthetic.background import paint_background
 from keras_stn_icnn.data.synthetic.canvas import Canvas, to_picture
 from keras_stn_icnn.data.synthetic.class_ids import LEFT_EYEBROW, RIGHT_EYEBROW
@@ -190,3 +190,13 @@ def _decode_jpeg(jpeg_bytes):
     """JPEG bytes -> uint8 [H, W, 3]."""
     with Image.open(io.BytesIO(jpeg_bytes)) as picture:
         return np.asarray(picture.convert("RGB"))
+
+
+def check_seed(seed, name):
+    """`seed` as an int or a tuple of ints; raises ValueError naming `name` unless all are >= 0."""
+    items = seed if isinstance(seed, tuple) and seed else (seed,)
+    try:
+        values = tuple(check_int(item, name, minimum=0) for item in items)
+    except ValueError:
+        raise ValueError(f"{name} must be a non-negative int or a non-empty tuple of them, got {seed!r}") from None
+    return values if isinstance(seed, tuple) else values[0]

@@ -3,6 +3,7 @@
 import keras
 from keras import layers
 
+from keras_stn_icnn.checks import check_int
 from keras_stn_icnn.labels import LAPA_CLASS_NAMES
 from keras_stn_icnn.layers.resampling import AlignedBilinearResize
 from keras_stn_icnn.losses.boundary_attention import (
@@ -17,13 +18,12 @@ from keras_stn_icnn.models.bass.resnet_backbone import (
     ResNetBackbone,
     load_backbone_weights,
 )
-from keras_stn_icnn.models.dense_parsing import (
+from keras_stn_icnn.models.single_pass import (
     DEFAULT_CANVAS_SIZE,
-    DenseParsingMixin,
+    SinglePassParsingMixin,
     checked_class_names,
-    checked_size,
-    dense_inputs,
-    dense_outputs,
+    single_pass_inputs,
+    single_pass_outputs,
 )
 
 PAPER_INPUT_SIZE = 473
@@ -45,7 +45,7 @@ def _conv_norm_relu(filters, kernel_size, name):
 
 
 @keras.saving.register_keras_serializable(package="keras_stn_icnn")
-class BASS(DenseParsingMixin, keras.Model):
+class BASS(SinglePassParsingMixin, keras.Model):
     """Boundary-attention semantic segmentation: three branches around a dilated ResNet-101.
 
     The image (values 0-255, any size up to `canvas_size`) is scaled to
@@ -175,8 +175,8 @@ class BASS(DenseParsingMixin, keras.Model):
         **kwargs,
     ):
         class_names = checked_class_names(class_names)
-        input_size = checked_size(input_size, "input_size", minimum=32)
-        canvas_size = checked_size(canvas_size, "canvas_size")
+        input_size = check_int(input_size, "input_size", minimum=32)
+        canvas_size = check_int(canvas_size, "canvas_size")
         loss_weights = checked_loss_weights(loss_weights)
         loss = BoundaryAttentionLoss(
             loss_weights=loss_weights,
@@ -204,7 +204,7 @@ class BASS(DenseParsingMixin, keras.Model):
         attention_classifier = layers.Conv2D(num_classes, 1, name="attention_classifier")
 
         # === Functional model ===
-        images, working = dense_inputs(input_size)
+        images, working = single_pass_inputs(input_size)
         features = backbone(preprocessing(working))
         fine_size = tuple(features["conv2"].shape[1:3])
 
@@ -236,7 +236,7 @@ class BASS(DenseParsingMixin, keras.Model):
         def to_working_size(branch_logits, name):
             return AlignedBilinearResize((input_size, input_size), name=name)(branch_logits)
 
-        outputs = dense_outputs(
+        outputs = single_pass_outputs(
             to_working_size(logits, "logits"),
             images,
             semantic_logits=to_working_size(semantic_logits, "semantic_logits"),

@@ -2,20 +2,20 @@
 
 import keras
 
+from keras_stn_icnn.checks import check_int
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES
-from keras_stn_icnn.models.dense_parsing import (
+from keras_stn_icnn.models.single_pass import (
     DEFAULT_CANVAS_SIZE,
-    DenseParsingMixin,
+    SinglePassParsingMixin,
     checked_class_names,
-    checked_size,
-    dense_inputs,
-    dense_outputs,
+    single_pass_inputs,
+    single_pass_outputs,
 )
 from keras_stn_icnn.models.icnn.icnn import ICNN
 
 
 @keras.saving.register_keras_serializable(package="keras_stn_icnn")
-class ICNNParser(DenseParsingMixin, keras.Model):
+class ICNNParser(SinglePassParsingMixin, keras.Model):
     """One-stage iCNN parser: every class labelled by one `ICNN` at one working size.
 
     The image (values 0-255, any size up to `canvas_size`) is scaled to
@@ -63,16 +63,16 @@ class ICNNParser(DenseParsingMixin, keras.Model):
         **kwargs,
     ):
         class_names = checked_class_names(class_names)
-        input_size = checked_size(input_size, "input_size", minimum=8, multiple=8)
-        canvas_size = checked_size(canvas_size, "canvas_size")
+        input_size = check_int(input_size, "input_size", minimum=8, multiple=8)
+        canvas_size = check_int(canvas_size, "canvas_size")
         filters = tuple(int(f) for f in filters)
 
         # === Layers ===
         icnn = ICNN(len(class_names), filters=filters, name="icnn")
 
         # === Functional model ===
-        images, working = dense_inputs(input_size)
-        outputs = dense_outputs(icnn(working), images)
+        images, working = single_pass_inputs(input_size)
+        outputs = single_pass_outputs(icnn(working), images)
         super().__init__(inputs=images, outputs=outputs, **kwargs)
 
         # === Config ===

@@ -2,23 +2,23 @@
 
 import keras
 
+from keras_stn_icnn.checks import check_int
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES
 from keras_stn_icnn.layers.adaptive_prior import AdaptivePrior
 from keras_stn_icnn.layers.max_unpooling import MaxPoolingWithSwitches
 from keras_stn_icnn.layers.red_net_units import ResidualDecoderUnit, ResidualEncoderUnit
-from keras_stn_icnn.models.dense_parsing import (
+from keras_stn_icnn.models.single_pass import (
     DEFAULT_CANVAS_SIZE,
-    DenseParsingMixin,
+    SinglePassParsingMixin,
     checked_class_names,
-    checked_size,
-    dense_inputs,
-    dense_outputs,
+    single_pass_inputs,
+    single_pass_outputs,
 )
 from keras_stn_icnn.ops import adaptive_prior
 
 
 @keras.saving.register_keras_serializable(package="keras_stn_icnn")
-class RedNet(DenseParsingMixin, keras.Model):
+class RedNet(SinglePassParsingMixin, keras.Model):
     """RED-Net: residual encoder, residual decoder with max unpooling, adaptive prior.
 
     Guo et al., "Residual Encoder Decoder Network and Adaptive Prior for
@@ -134,16 +134,16 @@ class RedNet(DenseParsingMixin, keras.Model):
         ):
             raise ValueError(f"encoder_filters must be a sequence of positive ints, got {encoder_filters!r}")
         encoder_filters = tuple(int(f) for f in encoder_filters)
-        input_size = checked_size(
+        input_size = check_int(
             input_size, "input_size", minimum=2 ** len(encoder_filters), multiple=2 ** len(encoder_filters)
         )
-        blocks_per_unit = checked_size(blocks_per_unit, "blocks_per_unit")
-        num_exemplars = checked_size(num_exemplars, "num_exemplars")
-        bank_size = checked_size(bank_size, "bank_size", minimum=num_exemplars)
-        pca_components = checked_size(pca_components, "pca_components")
+        blocks_per_unit = check_int(blocks_per_unit, "blocks_per_unit")
+        num_exemplars = check_int(num_exemplars, "num_exemplars")
+        bank_size = check_int(bank_size, "bank_size", minimum=num_exemplars)
+        pca_components = check_int(pca_components, "pca_components")
         if pca_components > 10:
             raise ValueError(f"pca_components must be an int in [1, 10], got {pca_components!r}")
-        canvas_size = checked_size(canvas_size, "canvas_size")
+        canvas_size = check_int(canvas_size, "canvas_size")
 
         # === Layers ===
         encoder_units = [
@@ -169,7 +169,7 @@ class RedNet(DenseParsingMixin, keras.Model):
         )
 
         # === Functional model ===
-        images, features = dense_inputs(input_size)
+        images, features = single_pass_inputs(input_size)
         switches = []
         for unit, pooling in zip(encoder_units, poolings):
             features, unit_switches = pooling(unit(features))
@@ -177,7 +177,7 @@ class RedNet(DenseParsingMixin, keras.Model):
         for unit, unit_switches in reversed(list(zip(decoder_units, switches))):
             features = unit(features, unit_switches)
         decoder_logits = classifier(features)
-        outputs = dense_outputs(prior(decoder_logits), images, decoder_logits=decoder_logits)
+        outputs = single_pass_outputs(prior(decoder_logits), images, decoder_logits=decoder_logits)
         super().__init__(inputs=images, outputs=outputs, **kwargs)
 
         # === Config ===

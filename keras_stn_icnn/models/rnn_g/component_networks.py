@@ -22,10 +22,11 @@ import keras
 import tensorflow as tf
 from keras import layers
 
+from keras_stn_icnn.checks import check_int
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES
 from keras_stn_icnn.layers.facial_components import ComponentCrops, ComponentMerge, ComponentThetas
 from keras_stn_icnn.layers.label_map import LabelMap
-from keras_stn_icnn.models.dense_parsing import DEFAULT_CANVAS_SIZE, DenseParsingMixin, checked_size
+from keras_stn_icnn.models.single_pass import DEFAULT_CANVAS_SIZE, SinglePassParsingMixin
 from keras_stn_icnn.models.rnn_g.rnn_g import RNNG
 from keras_stn_icnn.ops.facial_components import (
     COMPONENTS,
@@ -76,7 +77,7 @@ def component_network(num_classes, input_size, filters=(16, 32), name=None):
 
 
 @keras.saving.register_keras_serializable(package="keras_stn_icnn")
-class RNNGTwoStage(DenseParsingMixin, keras.Model):
+class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
     """RNN-G's two-stage HELEN parser: `RNNG` on the whole face, component networks on crops (§4).
 
     The first stage (sub-model `"first_stage"`, an 11-class `RNNG`) labels
@@ -138,7 +139,7 @@ class RNNGTwoStage(DenseParsingMixin, keras.Model):
         canvas_size=DEFAULT_CANVAS_SIZE,
         **kwargs,
     ):
-        canvas_size = checked_size(canvas_size, "canvas_size")
+        canvas_size = check_int(canvas_size, "canvas_size")
         component_filters = tuple(int(f) for f in component_filters)
         if len(component_filters) != 2 or min(component_filters) < 1:
             raise ValueError(f"component_filters must be two positive ints, got {component_filters!r}")

@@ -3,17 +3,17 @@
 import keras
 from keras import layers
 
+from keras_stn_icnn.checks import check_int
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES
 from keras_stn_icnn.layers.resampling import AlignedBilinearResize
 from keras_stn_icnn.layers.spatial_rnn import SpatialRNN
 from keras_stn_icnn.losses.rnn_g import BoundaryGateLoss
-from keras_stn_icnn.models.dense_parsing import (
+from keras_stn_icnn.models.single_pass import (
     DEFAULT_CANVAS_SIZE,
-    DenseParsingMixin,
+    SinglePassParsingMixin,
     checked_class_names,
-    checked_size,
-    dense_inputs,
-    dense_outputs,
+    single_pass_inputs,
+    single_pass_outputs,
 )
 
 LOSS_TERMS = ("coarse", "gate", "final")
@@ -35,7 +35,7 @@ def _checked_loss_weights(loss_weights):
 
 
 @keras.saving.register_keras_serializable(package="keras_stn_icnn")
-class RNNG(DenseParsingMixin, keras.Model):
+class RNNG(SinglePassParsingMixin, keras.Model):
     """RNN-G: a shallow CNN whose coarse labels a gated spatial RNN propagates (first stage).
 
     The network of Fig. 1 and §3.3, at `input_size x input_size`
@@ -107,9 +107,9 @@ class RNNG(DenseParsingMixin, keras.Model):
         **kwargs,
     ):
         class_names = checked_class_names(class_names)
-        input_size = checked_size(input_size, "input_size", minimum=8, multiple=4)
+        input_size = check_int(input_size, "input_size", minimum=8, multiple=4)
         loss_weights = _checked_loss_weights(loss_weights)
-        canvas_size = checked_size(canvas_size, "canvas_size")
+        canvas_size = check_int(canvas_size, "canvas_size")
         num_classes = len(class_names)
 
         # === Layers ===
@@ -125,7 +125,7 @@ class RNNG(DenseParsingMixin, keras.Model):
         deconv7 = layers.Conv2DTranspose(num_classes, 4, strides=2, padding="same", name="deconv7")
 
         # === Functional model ===
-        images, working = dense_inputs(input_size)
+        images, working = single_pass_inputs(input_size)
         features = deconv6(conv5(pool4(conv3(pool2(conv1(working))))))
         label_features = features[..., :RNN_CHANNELS]
         gate_features = features[..., RNN_CHANNELS:]
@@ -136,7 +136,7 @@ class RNNG(DenseParsingMixin, keras.Model):
             gate_classifier(gate_features)
         )
         logits = deconv7(spatial_rnn(label_features, gate_features))
-        outputs = dense_outputs(
+        outputs = single_pass_outputs(
             logits, images, coarse_logits=coarse_logits, gate_logits=gate_logits
         )
         super().__init__(inputs=images, outputs=outputs, **kwargs)

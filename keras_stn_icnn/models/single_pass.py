@@ -1,12 +1,12 @@
 """What the single-pass face parsers share: the one-stage iCNN, RNN-G, BASS and RED-Net.
 
-A single-pass ("dense") parser labels the whole face at once: the image
+A single-pass parser labels the whole face at once: the image
 (values 0-255, any size up to `canvas_size`) is scaled to [0, 1] and resized
 to `input_size x input_size` (bilinear, corners aligned, as STN-iCNN's stage 1
 does), the network predicts per-pixel logits at that working size, and the
 logits are resized back to the image's size before the softmax and argmax.
 
-Every dense parser returns a dict with at least:
+Every single-pass parser returns a dict with at least:
 
 - `"logits"` `[B, input_size, input_size, C]`: the final prediction at the
   working size (what the losses compare with the labels);
@@ -34,7 +34,7 @@ from keras_stn_icnn.models.parsing import ParsingMixin
 from keras_stn_icnn.ops import resize
 
 DEFAULT_CANVAS_SIZE = 1024
-"""Largest image side a dense parser accepts unless told otherwise."""
+"""Largest image side a single-pass parser accepts unless told otherwise."""
 
 
 def checked_class_names(class_names):
@@ -64,31 +64,8 @@ def checked_class_names(class_names):
     return names
 
 
-def checked_size(value, name, minimum=1, multiple=1):
-    """A positive int size argument, checked (e.g. `input_size` a multiple of 16).
-
-    Args:
-        value: the argument.
-        name: str, its name for the error message.
-        minimum: int, smallest allowed value.
-        multiple: int, the value must be divisible by it.
-
-    Returns:
-        int.
-
-    Example:
-    >>> checked_size(128, "input_size", multiple=16)
-    128
-    """
-    if isinstance(value, bool) or int(value) != value or value < minimum or value % multiple:
-        raise ValueError(
-            f"{name} must be an int >= {minimum} divisible by {multiple}, got {value!r}"
-        )
-    return int(value)
-
-
-def dense_inputs(input_size, name="images"):
-    """The input and the working-size view of a dense parser.
+def single_pass_inputs(input_size, name="images"):
+    """The input and the working-size view of a single-pass parser.
 
     Args:
         input_size: int, side of the square working size.
@@ -105,8 +82,8 @@ def dense_inputs(input_size, name="images"):
     return images, working
 
 
-def dense_outputs(logits, images, **extra_outputs):
-    """The named outputs of a dense parser from its working-size logits.
+def single_pass_outputs(logits, images, **extra_outputs):
+    """The named outputs of a single-pass parser from its working-size logits.
 
     Args:
         logits: tensor `[B, input_size, input_size, C]`.
@@ -144,7 +121,7 @@ def working_size_labels(labels, size):
     return resized[..., 0]
 
 
-class DenseParsingMixin(ParsingMixin):
+class SinglePassParsingMixin(ParsingMixin):
     """`parse`, `class_names` and `compute_loss` of a single-pass parser.
 
     The model must set `class_names` (tuple of str), `input_size` and

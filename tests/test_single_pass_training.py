@@ -14,7 +14,7 @@ import tensorflow as tf
 from fake_datasets import write_helen
 from keras_stn_icnn.benchmarking.zoo_comparison import compare_zoo, format_comparison, measure_row
 from keras_stn_icnn.data import HelenReader
-from keras_stn_icnn.data.pipeline import dense_training_pipeline
+from keras_stn_icnn.data.pipeline import single_pass_training_pipeline
 from keras_stn_icnn.evaluation import evaluate_parser
 from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
 from keras_stn_icnn.metrics import PAPER_F1_GROUPS
@@ -23,7 +23,7 @@ from keras_stn_icnn.models.zoo import ZOO, build_zoo_model, zoo_name_of, zoo_nam
 from keras_stn_icnn.ops import resize
 from keras_stn_icnn.train import HELEN_RECIPE, StageTrainer
 from keras_stn_icnn.train.callbacks import TimeBudget
-from keras_stn_icnn.train.dense_trainer import DenseSchedule, DenseTrainer, held_out_label_maps, train_single_pass
+from keras_stn_icnn.train.single_pass_trainer import SinglePassSchedule, SinglePassTrainer, held_out_label_maps, train_single_pass
 
 ROOT = Path(__file__).resolve().parents[1]
 SPLITS = {"exemplars.txt": list("abcd"), "tuning.txt": ["e"], "testing.txt": ["f", "g"]}
@@ -41,7 +41,7 @@ def small_parser():
 
 
 def test_pipeline_gives_views_at_the_working_size(reader):
-    batches = dense_training_pipeline(reader.dataset("train"), batch_size=2, input_size=32, augmentation=None)
+    batches = single_pass_training_pipeline(reader.dataset("train"), batch_size=2, input_size=32, augmentation=None)
     assert batches.steps_per_epoch == 2 and batches.num_examples == 4
     images, labels = next(iter(batches.dataset))
     assert images.shape == (2, 32, 32, 3) and images.dtype == tf.float32
@@ -54,8 +54,8 @@ def test_pipeline_gives_views_at_the_working_size(reader):
 
 def test_pipeline_epochs_resume_with_the_same_views(reader):
     kwargs = dict(batch_size=2, input_size=16, copies=2, seed=3)
-    full = list(dense_training_pipeline(reader.dataset("train"), epochs=2, **kwargs).dataset)
-    resumed = list(dense_training_pipeline(reader.dataset("train"), epochs=2, first_epoch=1, **kwargs).dataset)
+    full = list(single_pass_training_pipeline(reader.dataset("train"), epochs=2, **kwargs).dataset)
+    resumed = list(single_pass_training_pipeline(reader.dataset("train"), epochs=2, first_epoch=1, **kwargs).dataset)
     steps = len(full) // 2
     assert len(resumed) == steps
     for (a_images, a_labels), (b_images, b_labels) in zip(full[steps:], resumed):
@@ -73,16 +73,16 @@ def test_time_budget_stops_fit_after_the_batch_that_spends_it():
         TimeBudget(0)
 
 
-def test_dense_trainer_trains_saves_and_finds_a_finished_run(reader, tmp_path):
-    schedule = DenseSchedule(epochs=2, batch_size=2, learning_rate=1e-2, copies=1, augmentation=None)
-    trainer = DenseTrainer(tmp_path / "run", small_parser, schedule, verbose=0)
+def test_single_pass_trainer_trains_saves_and_finds_a_finished_run(reader, tmp_path):
+    schedule = SinglePassSchedule(epochs=2, batch_size=2, learning_rate=1e-2, copies=1, augmentation=None)
+    trainer = SinglePassTrainer(tmp_path / "run", small_parser, schedule, verbose=0)
     before = [np.array(w) for w in trainer.model.trainable_weights]
     model = trainer.train(reader.dataset("train"))
     assert len(trainer.history["loss"]) == 2 and trainer.training_seconds > 0
     assert any(not np.array_equal(np.array(w), old) for w, old in zip(model.trainable_weights, before))
     assert (tmp_path / "run" / "final.weights.h5").is_file()
     assert (tmp_path / "run" / "metrics.csv").read_text().count("\n") == 3  # header + 2 epochs
-    again = DenseTrainer(tmp_path / "run", small_parser, schedule, verbose=0)
+    again = SinglePassTrainer(tmp_path / "run", small_parser, schedule, verbose=0)
     assert again.is_done
     loaded = again.train(reader.dataset("train"))
     for trained, restored in zip(model.weights, loaded.weights):
@@ -96,7 +96,7 @@ def test_bad_schedules_are_refused(field, value):
     arguments = dict(epochs=1, batch_size=2, learning_rate=1e-3)
     arguments[field] = value
     with pytest.raises(ValueError, match=field):
-        DenseSchedule(**arguments)
+        SinglePassSchedule(**arguments)
 
 
 def test_stage_trainer_refuses_a_budget_for_an_unknown_stage(tmp_path):

@@ -1,7 +1,7 @@
 """Trains a single-pass zoo parser (one-stage iCNN, RNN-G, BASS, RED-Net) resumably.
 
 The single-pass parsers train in one stage: images at the working size in,
-label maps as targets, the model's own loss (`DenseParsingMixin`). The
+label maps as targets, the model's own loss (`SinglePassParsingMixin`). The
 trainer gives them what `StageTrainer` gives STN-iCNN's stages: the same
 seeded, augmented, resumable epochs (`data.pipeline`), Adam with the paper's
 halving schedule, `MirroredStrategy` over the local devices by default with
@@ -21,9 +21,9 @@ import tensorflow as tf
 
 from keras_stn_icnn.checks import check_int
 from keras_stn_icnn.data.augment import PAPER_AUGMENTATION
-from keras_stn_icnn.data.pipeline import dense_training_pipeline
+from keras_stn_icnn.data.pipeline import single_pass_training_pipeline
 from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
-from keras_stn_icnn.models.dense_parsing import working_size_labels
+from keras_stn_icnn.models.single_pass import working_size_labels
 from keras_stn_icnn.models.zoo import build_zoo_model, zoo_entry, zoo_names
 from keras_stn_icnn.train.fitting import ResumableFit, default_jit_compile
 from keras_stn_icnn.train.optimizers import ADAM_EPSILON, halving_schedule
@@ -36,7 +36,7 @@ rate, halved every 5 epochs, is 1/4096 of its start, so more epochs would not ch
 
 
 @dataclasses.dataclass(frozen=True)
-class DenseSchedule:
+class SinglePassSchedule:
     """How long and how fast a single-pass parser trains.
 
     Args:
@@ -51,7 +51,7 @@ class DenseSchedule:
             time is spent (the epoch in progress ends there).
 
     Example:
-    >>> DenseSchedule(epochs=10, batch_size=8, learning_rate=1e-3).halve_every_epochs
+    >>> SinglePassSchedule(epochs=10, batch_size=8, learning_rate=1e-3).halve_every_epochs
     5
     """
 
@@ -72,15 +72,15 @@ class DenseSchedule:
             raise ValueError(f"time_budget_seconds must be positive or None, got {self.time_budget_seconds!r}")
 
 
-class DenseTrainer:
-    """Trains a single-pass parser from a `DenseSchedule`, resumably, under a distribution strategy.
+class SinglePassTrainer:
+    """Trains a single-pass parser from a `SinglePassSchedule`, resumably, under a distribution strategy.
 
     Args:
         run_dir: str or path-like, the run's folder (`backup/`,
             `checkpoints/`, `metrics.csv`, `logs/`, `final.weights.h5`).
         build_model: callable with no arguments returning the parser (a
-            `DenseParsingMixin` model); called inside the strategy's scope.
-        schedule: a `DenseSchedule`.
+            `SinglePassParsingMixin` model); called inside the strategy's scope.
+        schedule: a `SinglePassSchedule`.
         seed: int, seeds the weights' initialisation and the data.
         strategy: a `tf.distribute.Strategy`, or None for
             `train.strategy.distribution_strategy()`.
@@ -94,8 +94,8 @@ class DenseTrainer:
         training_seconds: float, the wall time `train` spent fitting.
 
     Example:
-    >>> trainer = DenseTrainer("runs/rnn_g", functools.partial(RNNG, input_size=128),
-    ...                        DenseSchedule(epochs=10, batch_size=8, learning_rate=1e-3))  # doctest: +SKIP
+    >>> trainer = SinglePassTrainer("runs/rnn_g", functools.partial(RNNG, input_size=128),
+    ...                        SinglePassSchedule(epochs=10, batch_size=8, learning_rate=1e-3))  # doctest: +SKIP
     >>> model = trainer.train(HelenReader(root).dataset("train"))  # doctest: +SKIP
     """
 
@@ -133,7 +133,7 @@ class DenseTrainer:
             self.fit.load_final()
             return self.model
         schedule = self.schedule
-        batches = dense_training_pipeline(
+        batches = single_pass_training_pipeline(
             dataset,
             batch_size=schedule.batch_size,
             input_size=self.model.input_size,
@@ -234,10 +234,10 @@ def train_single_pass(name, train_dataset, run_dir, seconds=None, *, input_size=
     Returns:
         `(model, training seconds)`.
     """
-    trainer = DenseTrainer(
+    trainer = SinglePassTrainer(
         run_dir,
         functools.partial(build_single_pass, name, input_size, prior_label_maps),
-        DenseSchedule(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, time_budget_seconds=seconds),
+        SinglePassSchedule(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, time_budget_seconds=seconds),
         seed=seed,
         verbose=verbose,
     )
