@@ -66,3 +66,24 @@ def test_bad_arguments_are_refused_with_the_value(tmp_path, capsys):
     with pytest.raises(SystemExit):
         run_training_job(["--data-dir", str(tmp_path), "--window", "80"])
     assert "window must be an odd int >= 3, got 80" in capsys.readouterr().err
+
+
+def test_the_job_trains_a_single_pass_model_in_one_fit_then_evaluates_saves_and_exports(tmp_path, capsys):
+    args = ["--model", "icnn", "--synthetic-dir", str(tmp_path / "synthetic"), "--num-train", "2", "--num-val", "1",
+            "--num-test", "1", "--run-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "saved"),
+            "--input-size", "32", "--epochs", "1", "--batch-size", "2", "--copies", "1", "--verbose", "0"]
+    assert run_training_job(args) == 0
+    out = capsys.readouterr().out
+    assert "icnn schedule on synthetic" in out and "=== icnn on the test split ===" in out
+    assert (tmp_path / "run" / "icnn" / "final.weights.h5").is_file()
+    assert (tmp_path / "run" / "icnn.keras").is_file()
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["model"] == "icnn" and summary["schedule"]["epochs"] == 1
+    assert summary["export"] == str(tmp_path / "saved" / "icnn" / "1")
+    assert set(summary["images_per_second"]) == {"icnn"}
+
+
+def test_a_single_pass_model_has_no_stages_to_stop_after(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        run_training_job(["--model", "rnn_g", "--synthetic-dir", str(tmp_path), "--stop-after", "stage1"])
+    assert "rnn_g is a single-pass model, trained in one fit" in capsys.readouterr().err
