@@ -1,7 +1,5 @@
 """BASS (LaPa paper): backbone, pyramid pooling, boundary losses, branches, weights, exports."""
 
-import doctest
-import importlib
 import inspect
 
 import h5py
@@ -579,19 +577,3 @@ def test_bad_arguments_are_refused(arguments, message):
 def test_fit_without_labels_is_refused(model):
     with pytest.raises(ValueError, match="label maps"):
         model.compute_loss(y=None, y_pred=model(np.zeros((1, 64, 64, 3), np.float32)))
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "keras_stn_icnn.ops.label_boundaries",
-        "keras_stn_icnn.losses.boundary_attention",
-        "keras_stn_icnn.models.bass.pyramid_pooling",
-        "keras_stn_icnn.models.bass.resnet_backbone",
-        "keras_stn_icnn.models.bass.bass",
-    ],
-)
-def test_docstring_examples(name):
-    module = importlib.import_module(name)
-    results = doctest.testmod(module, extraglobs={"np": np, "tf": tf}, optionflags=doctest.ELLIPSIS)
-    assert results.attempted > 0 and results.failed == 0

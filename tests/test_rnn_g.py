@@ -1,7 +1,5 @@
 """RNN-G: the gate loss, the first-stage model (zoo checks, three losses) and the two-stage crop/merge rules."""
 
-import doctest
-import importlib
 
 import keras
 import numpy as np
@@ -271,21 +269,3 @@ def test_two_stage_refuses_bad_arguments():
         RNNGTwoStage(input_size=16, component_filters=(4,))
     with pytest.raises(ValueError, match="margin"):
         RNNGTwoStage(input_size=16, margin=-0.1)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "keras_stn_icnn.ops.spatial_rnn",
-        "keras_stn_icnn.layers.spatial_rnn",
-        "keras_stn_icnn.losses.rnn_g",
-        "keras_stn_icnn.models.rnn_g.rnn_g",
-        "keras_stn_icnn.models.rnn_g.component_networks",
-        "keras_stn_icnn.ops.facial_components",
-        "keras_stn_icnn.layers.facial_components",
-    ],
-)
-def test_docstring_examples(name):
-    module = importlib.import_module(name)
-    results = doctest.testmod(module, extraglobs={"np": np, "tf": tf, "keras": keras})
-    assert results.attempted > 0 and results.failed == 0

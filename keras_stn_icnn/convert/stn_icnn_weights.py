@@ -190,8 +190,8 @@ def load_icnn_state_dict(model, state, where="state dict"):
         where: str naming the state dict in error messages.
 
     Example:
-    >>> checkpoint = read_pytorch_checkpoint("stage1.pth.tar")
-    >>> load_icnn_state_dict(ICNN(9), checkpoint["model"])
+    >>> checkpoint = read_pytorch_checkpoint("stage1.pth.tar")  # doctest: +SKIP
+    >>> load_icnn_state_dict(ICNN(9), checkpoint["model"])  # doctest: +SKIP
     """
     state = _strip_wrappers(state, "input_conv.")
     load_state_dict(_icnn_plan(model), state, where, unused=_ICNN_UNUSED)
@@ -206,7 +206,7 @@ def load_localizer_state_dict(model, state, where="select_net"):
         where: str naming the state dict in error messages.
 
     Example:
-    >>> load_localizer_state_dict(ResNet18Localizer(), checkpoint["select_net"])
+    >>> load_localizer_state_dict(ResNet18Localizer(), checkpoint["select_net"])  # doctest: +SKIP
     """
     name = type(model).__name__
     if name == "ResNet18Localizer":
@@ -238,7 +238,7 @@ def load_stn_icnn_checkpoint(model, checkpoint):
 
     Example:
     >>> model = STNiCNN()
-    >>> load_stn_icnn_checkpoint(model, read_pytorch_checkpoint(path))
+    >>> load_stn_icnn_checkpoint(model, read_pytorch_checkpoint(path))  # doctest: +SKIP
     ('stage1', 'localizer', 'part_models')
     """
     if not isinstance(checkpoint, dict):
@@ -292,7 +292,7 @@ def stn_icnn_from_pytorch_checkpoint(path, localizer="resnet18", **kwargs):
         An `STNiCNN` whose `loaded_parts` attribute lists what was loaded.
 
     Example:
-    >>> model = stn_icnn_from_pytorch_checkpoint("after_end2_end_10mean.pth.tar")
+    >>> model = stn_icnn_from_pytorch_checkpoint("after_end2_end_10mean.pth.tar")  # doctest: +SKIP
     """
     checkpoint = read_pytorch_checkpoint(path)
     model = STNiCNN(localizer=localizer, **kwargs)

@@ -69,6 +69,7 @@ class CropTransformer(keras.layers.Layer):
         float32 tensor `[B, N, window, window, C]`.
 
     Example:
+    >>> from keras_stn_icnn import ops
     >>> images = keras.random.uniform([2, 512, 512, 3])
     >>> centres = keras.ops.full([2, 6, 2], 300.0)
     >>> theta = ops.theta_from_centres(centres, 81, (1024, 1024))
@@ -151,6 +152,7 @@ class InverseCropTransformer(keras.layers.Layer):
         float32 tensor `[B, N, H, W, C]`.
 
     Example:
+    >>> from keras_stn_icnn import ops
     >>> patches = keras.random.uniform([1, 6, 81, 81, 2])
     >>> theta = ops.theta_from_centres(keras.ops.full([1, 6, 2], 512.0), 81, (1024, 1024))
     >>> images = keras.ops.zeros([1, 512, 400, 3])
@@ -232,6 +234,7 @@ class PartAssembly(keras.layers.Layer):
         float32 tensor `[B, H, W, 1 + sum(k_i)]`.
 
     Example:
+    >>> from keras_stn_icnn import ops
     >>> probs = [keras.ops.full([1, 81, 81, 2], 0.5)] * 5 + [keras.ops.full([1, 81, 81, 4], 0.25)]
     >>> theta = ops.theta_from_centres(keras.ops.full([1, 6, 2], 512.0), 81, (1024, 1024))
     >>> PartAssembly(canvas_size=(1024, 1024))(probs, theta, keras.ops.zeros([1, 512, 512, 3])).shape

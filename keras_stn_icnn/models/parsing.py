@@ -169,6 +169,8 @@ class ParsingMixin:
             the canvas.
 
         Example:
+        >>> from keras_stn_icnn.models import STNiCNN
+        >>> model = STNiCNN(canvas_size=512)
         >>> model.parse(np.zeros((512, 512, 3), np.uint8)).shape
         (512, 512)
         """

@@ -48,10 +48,10 @@ def learning_rate_schedule(recipe, learning_rate, steps_per_epoch, epochs):
         A `keras.optimizers.schedules.LearningRateSchedule`.
 
     Example:
-    >>> from keras_stn_icnn.train.recipes import HELEN_RECIPE
-    >>> schedule = learning_rate_schedule(HELEN_RECIPE, 0.01, steps_per_epoch=10, epochs=20)
-    >>> round(float(schedule(50)), 6)
-    0.005
+    >>> from keras_stn_icnn.train.recipes import HELEN_PAPER_RECIPE
+    >>> schedule = learning_rate_schedule(HELEN_PAPER_RECIPE, 0.01, steps_per_epoch=10, epochs=20)
+    >>> [round(float(schedule(step)), 6) for step in (49, 50)]
+    [0.01, 0.005]
     """
     if recipe.schedule == "warmup_cosine":
         return warmup_cosine_schedule(learning_rate, steps_per_epoch * epochs)

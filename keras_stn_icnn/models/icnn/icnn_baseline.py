@@ -128,9 +128,11 @@ class ICNNBaseline(ParsingMixin, keras.Model):
             TypeError when `stn_model` is neither.
 
         Example:
-        >>> stn = STNiCNN.from_pytorch_checkpoint("after_end2_end_10mean.pth.tar")
+        >>> from keras_stn_icnn.models import STNiCNN
+        >>> stn = STNiCNN(canvas_size=256)  # or STNiCNN.from_pytorch_checkpoint(path)
         >>> baseline = ICNNBaseline.from_stn_icnn(stn)
-        >>> labels = baseline.parse(image)
+        >>> baseline.parse(np.zeros((96, 80, 3), np.uint8)).shape
+        (96, 80)
         """
         # Deferred: the STN-iCNN module imports the icnn package this module is part of.
         from keras_stn_icnn.models.stn_icnn.stn_icnn import STNiCNN
