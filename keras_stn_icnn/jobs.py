@@ -16,6 +16,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from keras_stn_icnn.choices import ICNN_BASELINE_STAGES, STN_ICNN_STAGES
 from keras_stn_icnn.data import CelebAMaskHQReader, HelenReader
 from keras_stn_icnn.data.synthetic import generate_synthetic_helen
 from keras_stn_icnn.evaluation import evaluate_parser
@@ -23,7 +24,6 @@ from keras_stn_icnn.export import export_saved_model
 from keras_stn_icnn.files import atomic_write
 from keras_stn_icnn.models import LOCALIZERS, ICNNBaseline
 from keras_stn_icnn.train import RECIPES, JointSettings, StageSettings, StageTrainer
-from keras_stn_icnn.train.trainer import ICNN_BASELINE_STAGES, STN_ICNN_STAGES
 
 MODELS = ("stn_icnn", "icnn_baseline")
 """What a job can train: STN-iCNN, or the iCNN baseline (no localizer, centroid cropper)."""

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 MODULES = [
     "keras_stn_icnn.labels",
+    "keras_stn_icnn.choices",
     "keras_stn_icnn.ops.affine",
     "keras_stn_icnn.ops.centroids",
     "keras_stn_icnn.visualize",

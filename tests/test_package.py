@@ -16,6 +16,7 @@ PACKAGE = Path(keras_stn_icnn.__file__).parent
 RANKS = {
     "ops": 0,
     "files": 0,
+    "choices": 0,
     "labels": 0,  # imports nothing from the package; metrics (rank 1) use its class names
     "layers": 1, "losses": 1, "metrics": 1,
     "models": 2, "data": 2, "visualize": 2,

@@ -8,10 +8,11 @@ import tensorflow as tf
 
 from keras_stn_icnn.benchmarking.machine import PeakMemory
 from keras_stn_icnn.benchmarking.timing import time_per_item
+from keras_stn_icnn.choices import STN_ICNN_STAGES
 from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES, STN_ICNN_PART_NAMES
 from keras_stn_icnn.models.parsing import STAGE1_SIZE
 from keras_stn_icnn.train.recipes import HELEN_RECIPE
-from keras_stn_icnn.train.trainer import STN_ICNN_STAGES, StageTrainer
+from keras_stn_icnn.train.trainer import StageTrainer
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Training: the paper's recipes, stage graphs, optimizers, strategy and callbacks."""
 
+from keras_stn_icnn.choices import ICNN_BASELINE_STAGES, STN_ICNN_STAGES
 from keras_stn_icnn.train.recipes import (
     CELEBAMASK_HQ_RECIPE,
     HELEN_RECIPE,
@@ -9,7 +10,7 @@ from keras_stn_icnn.train.recipes import (
     Recipe,
     StageSettings,
 )
-from keras_stn_icnn.train.trainer import ICNN_BASELINE_STAGES, STN_ICNN_STAGES, StageTrainer
+from keras_stn_icnn.train.trainer import StageTrainer
 
 __all__ = [
     "CELEBAMASK_HQ_RECIPE",

@@ -32,6 +32,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from keras_stn_icnn.choices import STN_ICNN_STAGES
 from keras_stn_icnn.data.pipeline import stn_icnn_training_pipeline
 from keras_stn_icnn.labels import STN_ICNN_PART_NAMES
 from keras_stn_icnn.metrics import CropCentreError, FaceParsingF1
@@ -55,12 +56,6 @@ from keras_stn_icnn.train.strategy import (
     is_chief,
     worker_id,
 )
-
-STN_ICNN_STAGES = ("stage1", "localizer", "parts", "joint")
-"""Stages of STN-iCNN, in order."""
-
-ICNN_BASELINE_STAGES = ("stage1", "parts")
-"""Stages the iCNN baseline trains (it has no localizer)."""
 
 FINAL_WEIGHTS = "final.weights.h5"
 
