@@ -24,7 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import keras_stn_icnn  # noqa: F401  (registers the package's Keras objects for load_model)
+import keras_stn_icnn.models  # noqa: F401  (registers the package's Keras objects for load_model)
 from keras_stn_icnn.data import HelenReader
 from keras_stn_icnn.data.stn_icnn_inputs import ground_truth_theta
 from keras_stn_icnn.evaluation import synthetic_test_set

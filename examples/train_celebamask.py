@@ -9,7 +9,7 @@ like train_helen.py. `--help` lists every override.
 
 import sys
 
-from keras_stn_icnn.jobs import run_training_job
+from keras_stn_icnn.cli import main
 
 if __name__ == "__main__":
-    sys.exit(run_training_job(dataset="celebamask_hq"))
+    sys.exit(main(["train", "--dataset", "celebamask_hq", *sys.argv[1:]]))

@@ -15,7 +15,7 @@ interrupted run. `--help` lists every override.
 
 import sys
 
-from keras_stn_icnn.jobs import run_training_job
+from keras_stn_icnn.cli import main
 
 if __name__ == "__main__":
-    sys.exit(run_training_job(dataset="helen"))
+    sys.exit(main(["train", "--dataset", "helen", *sys.argv[1:]]))

@@ -1,6 +1,7 @@
 """Loading saved parsers and scoring them on a set; the evaluate example end to end."""
 
-import importlib.util
+import subprocess
+import sys
 import re
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from keras_stn_icnn import STNiCNN
+from keras_stn_icnn.cli import main
 from keras_stn_icnn.evaluation import EvaluationResult, evaluate_parser
 from keras_stn_icnn.models.loading import load_parser
 from keras_stn_icnn.export import serving_archive
@@ -200,21 +202,15 @@ def test_other_class_counts_give_overall_and_per_class_only():
 
 
 # ----------------------------------------------------------------------------
-# examples/evaluate.py
+# keras-stn-icnn evaluate (examples/evaluate.py is a wrapper over it)
 
 
-def _example_module():
-    spec = importlib.util.spec_from_file_location("evaluate_example", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_example_script_on_a_tiny_synthetic_set(tiny_saved_model, tmp_path, capsys):
+def test_evaluate_command_on_a_tiny_synthetic_set(tiny_saved_model, tmp_path, capsys):
     # Any parser will do here; the tiny SavedModel keeps the test quick (an STNiCNN is traced in ~10 s).
     path, _ = tiny_saved_model
-    status = _example_module().main(
-        ["--model", str(path), "--synthetic", "--seed", "3", "--num", "3", "--cache-dir", str(tmp_path)]
+    status = main(
+        ["evaluate", "--model", str(path), "--synthetic", "--seed", "3", "--num", "3", "--cache-dir", str(tmp_path),
+         "--tf-log"]
     )
     out = capsys.readouterr().out
     assert status == 0, out
@@ -225,9 +221,14 @@ def test_example_script_on_a_tiny_synthetic_set(tiny_saved_model, tmp_path, caps
     assert (tmp_path / "synthetic_eval_seed3_n3" / "testing.txt").read_text().count("\n") == 3
 
 
-def test_example_script_reports_bad_paths(tmp_path, capsys):
-    module = _example_module()
-    assert module.main(["--model", str(tmp_path / "missing.keras"), "--data-dir", str(tmp_path)]) == 2
+def test_evaluate_command_reports_bad_paths(tmp_path, capsys):
+    assert main(["evaluate", "--model", str(tmp_path / "missing.keras"), "--data-dir", str(tmp_path), "--tf-log"]) == 2
     assert "missing.keras does not exist" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        module.main(["--model", "m.keras", "--synthetic", "--split", "train"])
+    assert main(["evaluate", "--model", "m.keras", "--synthetic", "--split", "train", "--tf-log"]) == 2
+    assert "the synthetic set is evaluated on its test split" in capsys.readouterr().err
+
+
+def test_the_example_script_is_the_evaluate_command():
+    result = subprocess.run([sys.executable, str(EXAMPLE), "--help"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "usage: keras-stn-icnn evaluate" in result.stdout and "--synthetic" in result.stdout

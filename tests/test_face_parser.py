@@ -1,5 +1,9 @@
 """FaceParser on whole photographs: framing, pasting, detection on real and composited scenes."""
 
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +21,7 @@ from keras_stn_icnn.inference import (
     measure_framing,
     read_photo,
 )
+from keras_stn_icnn.inference.detection import _SkipWhenNoCandidates
 from scenes import detectable_faces, inside, scene
 
 FACES_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "faces"
@@ -217,3 +222,33 @@ def test_helen_framing_is_what_the_synthetic_faces_measure(detector):
     assert framing.side_per_box_height == pytest.approx(HELEN_FRAMING.side_per_box_height, abs=0.25)
     assert framing.center_offset == pytest.approx(HELEN_FRAMING.center_offset, abs=0.25)
     assert framing.side_range == HELEN_FRAMING.side_range
+
+
+def test_mtcnn_finds_no_face_in_a_photo_without_one_and_tensorflow_logs_nothing():
+    """MTCNN used to run RNet on the empty set of boxes PNet left on such a photo and take the error for "no face".
+
+    TensorFlow logged that error ("Local rendezvous is aborting with status: INVALID_ARGUMENT ...") as a
+    warning, so it is looked for in a process with TensorFlow's whole log on.
+    """
+    check = textwrap.dedent("""
+        import numpy as np
+        from keras_stn_icnn.inference import MTCNNDetector
+
+        detector = MTCNNDetector()
+        print(detector(np.full((300, 400, 3), 128, np.uint8)))
+        print(detector(np.random.default_rng(0).integers(0, 256, (400, 300, 3)).astype(np.uint8)))
+    """)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]), TF_CPP_MIN_LOG_LEVEL="0")
+    run = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=env, timeout=300)
+    assert run.stdout.splitlines() == ["[]", "[]"], run.stderr
+    assert "rendezvous" not in run.stderr.lower(), run.stderr
+
+
+def test_an_mtcnn_refining_stage_runs_only_on_candidates():
+    calls = []
+    stage = _SkipWhenNoCandidates(lambda **arguments: calls.append(arguments) or "refined")
+    none_left = np.empty((0, 6))
+    assert stage(bboxes_batch=none_left, images_normalized="images") is none_left and calls == []
+    candidates = np.ones((2, 6))
+    assert stage(bboxes_batch=candidates, images_normalized="images") == "refined"
+    assert calls == [{"bboxes_batch": candidates, "images_normalized": "images"}]

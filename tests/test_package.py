@@ -1,7 +1,10 @@
-"""Package-wide rules: one-way imports and registered, documented public objects."""
+"""Package-wide rules: one-way imports, the lazily loaded public API, registered and documented public objects."""
 
 import ast
 import inspect
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import keras
@@ -16,6 +19,7 @@ PACKAGE = Path(keras_stn_icnn.__file__).parent
 RANKS = {
     "ops": 0,
     "files": 0,
+    "choices": 0,
     "labels": 0,  # imports nothing from the package; metrics (rank 1) use its class names
     "checks": 0, "geometry": 0,
     "layers": 1, "losses": 1, "metrics": 1,
@@ -53,6 +57,35 @@ def test_imports_flow_one_way():
             if target != group and RANKS[target] >= RANKS[group]:
                 violations.append(f"{path.relative_to(PACKAGE)} imports {module}")
     assert not violations, violations
+
+
+@pytest.mark.parametrize("name", keras_stn_icnn.__all__)
+def test_every_public_name_loads_on_first_use(name):
+    value = getattr(keras_stn_icnn, name)
+    assert inspect.isclass(value) and value.__name__ == name
+    assert value.__module__.startswith("keras_stn_icnn.")
+    assert name in dir(keras_stn_icnn)
+
+
+def test_subpackages_load_on_first_use_and_unknown_names_are_refused():
+    assert keras_stn_icnn.export.export_model.__module__ == "keras_stn_icnn.export.exporter"
+    assert "benchmarking" in dir(keras_stn_icnn)
+    with pytest.raises(AttributeError, match="keras_stn_icnn.*has no attribute 'STNiCN'"):
+        keras_stn_icnn.STNiCN
+    with pytest.raises(ImportError, match="cannot import name 'STNiCN'"):
+        from keras_stn_icnn import STNiCN  # noqa: F401
+
+
+def test_importing_the_package_loads_no_keras_and_refuses_another_backend():
+    check = "import sys, keras_stn_icnn; print(keras_stn_icnn.__version__, 'keras' in sys.modules)"
+    env = dict(os.environ, PYTHONPATH=str(PACKAGE.parent))
+    env.pop("KERAS_BACKEND", None)
+    run = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=env, timeout=120)
+    assert run.stdout.split() == [keras_stn_icnn.__version__, "False"], run.stderr
+    env["KERAS_BACKEND"] = "jax"
+    run = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode == 1
+    assert "needs the TensorFlow backend of Keras, but KERAS_BACKEND is 'jax'" in run.stderr
 
 
 PUBLIC_CLASSES = [

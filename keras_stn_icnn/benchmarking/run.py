@@ -14,8 +14,8 @@ from keras_stn_icnn.benchmarking.inference_speed import STAGES, measure_latency,
 from keras_stn_icnn.benchmarking.machine import PeakMemory, describe_machine, matmul_gflops
 from keras_stn_icnn.benchmarking.timing import time_per_item
 from keras_stn_icnn.benchmarking.training_speed import TrainingResult, measure_training
+from keras_stn_icnn.choices import FORMATS, RUNTIMES
 from keras_stn_icnn.export import (
-    FORMATS,
     KerasRunner,
     LiteRTRunner,
     OnnxRunner,
@@ -23,9 +23,6 @@ from keras_stn_icnn.export import (
     export_model,
     next_version,
 )
-
-RUNTIMES = ("keras", "saved_model", "litert", "litert_dynamic_range", "litert_float16", "onnx")
-"""Runtimes the latency table can hold (LiteRT in float32 and its two quantised files)."""
 
 TRAINING_FLOPS_PER_FORWARD = 3
 """A training step's arithmetic per image, in forward passes: the forward pass, the gradients of

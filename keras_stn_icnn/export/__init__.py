@@ -7,7 +7,8 @@
   Runtime), with the Keras model's calling convention.
 """
 
-from keras_stn_icnn.export.exporter import FORMATS, ExportResult, export_model, format_results
+from keras_stn_icnn.choices import FORMATS
+from keras_stn_icnn.export.exporter import ExportResult, export_model, format_results
 from keras_stn_icnn.export.litert import QUANTIZATIONS, LiteRTConverter, export_litert, litert_model
 from keras_stn_icnn.export.onnx import export_onnx, onnx_model
 from keras_stn_icnn.export.runtimes import (

@@ -17,12 +17,10 @@ place, so a failed check leaves nothing behind and replaces nothing.
 import dataclasses
 from pathlib import Path
 
+from keras_stn_icnn.choices import FORMATS
 from keras_stn_icnn.export import litert, onnx, runtimes, validation
 from keras_stn_icnn.export.saved_model import export_saved_model
 from keras_stn_icnn.files import size_on_disk
-
-FORMATS = ("saved_model", "tflite", "onnx")
-"""Formats `export_model` writes (`"all"` on the command line means all three)."""
 
 
 @dataclasses.dataclass(frozen=True)

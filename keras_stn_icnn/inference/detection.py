@@ -16,6 +16,7 @@ import dataclasses
 
 import numpy as np
 from mtcnn import MTCNN
+from mtcnn.stages import StageONet, StagePNet, StageRNet
 
 KEYPOINT_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 """MTCNN's five facial key points, in the order `FaceBox.keypoints` keeps them."""
@@ -71,6 +72,28 @@ class FaceBox:
         }
 
 
+class _SkipWhenNoCandidates:
+    """An MTCNN refining stage (RNet, ONet) that hands on an empty set of candidate boxes without running.
+
+    Each MTCNN stage refines the boxes the one before kept. When none are left (a photo without a
+    face), the stage's network fails on the empty batch; MTCNN reads that error as "no face", but
+    only after TensorFlow has logged it ("Local rendezvous is aborting with status: ...") on stderr.
+    Handing the empty set on gives MTCNN's answer, no face, without the error or the line; a
+    stage with candidates runs as it is, and its errors are raised as they were.
+
+    Args:
+        stage: the `mtcnn.stages` stage to run when there are candidates.
+    """
+
+    def __init__(self, stage):
+        self.stage = stage
+
+    def __call__(self, bboxes_batch, **kwargs):
+        if len(bboxes_batch) == 0:
+            return bboxes_batch
+        return self.stage(bboxes_batch=bboxes_batch, **kwargs)
+
+
 class MTCNNDetector:
     """Faces in a photograph, found by MTCNN: callable `uint8 [H, W, 3] -> list of FaceBox`.
 
@@ -95,7 +118,9 @@ class MTCNNDetector:
             raise ValueError(f"min_face_size must be an integer of at least 12 pixels, got {min_face_size!r}")
         self.min_confidence = float(min_confidence)
         self.min_face_size = min_face_size
-        self._mtcnn = MTCNN(stages="face_and_landmarks_detection", device="CPU:0")
+        # MTCNN's "face_and_landmarks_detection" stages, the refining ones skipped when nothing is left to refine.
+        stages = [StagePNet(), _SkipWhenNoCandidates(StageRNet()), _SkipWhenNoCandidates(StageONet())]
+        self._mtcnn = MTCNN(stages=stages, device="CPU:0")
 
     def __call__(self, image):
         """Detects the faces of one uint8 `[H, W, 3]` image; returns a list of `FaceBox`."""

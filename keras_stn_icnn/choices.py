@@ -1,0 +1,23 @@
+"""The names callers choose from: training stages, export formats and benchmark runtimes.
+
+They live here, away from the modules that act on them, because those modules load
+TensorFlow: the command line offers and checks these names (`--format`, `--runtimes`,
+`--training-stages`) before any command needs TensorFlow. This module imports nothing.
+
+Example:
+>>> from keras_stn_icnn.choices import FORMATS, STN_ICNN_STAGES
+>>> STN_ICNN_STAGES.index("parts"), FORMATS[0]
+(2, 'saved_model')
+"""
+
+STN_ICNN_STAGES = ("stage1", "localizer", "parts", "joint")
+"""Stages of STN-iCNN, in order."""
+
+ICNN_BASELINE_STAGES = ("stage1", "parts")
+"""Stages the iCNN baseline trains (it has no localizer)."""
+
+FORMATS = ("saved_model", "tflite", "onnx")
+"""Formats `export_model` writes (`"all"` on the command line means all three)."""
+
+RUNTIMES = ("keras", "saved_model", "litert", "litert_dynamic_range", "litert_float16", "onnx")
+"""Runtimes the latency table can hold (LiteRT in float32 and its two quantised files)."""
