@@ -44,7 +44,7 @@ setup(
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
         # tensorflow-serving-api is installed separately with --no-deps (README):
         # as a dependency it would pull the full tensorflow next to tensorflow-cpu.
-        "test": ["pytest>=8", "pytest-xdist>=3.5"],
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "ruff==0.17.6"],
     },
     entry_points={"console_scripts": ["keras-stn-icnn=keras_stn_icnn.cli:main"]},
     classifiers=[

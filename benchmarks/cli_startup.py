@@ -51,8 +51,10 @@ def main():
         for name, arguments in COMMANDS.items():
             runs[name].append(run_once(arguments, env))
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-          f"median (min-max) wall seconds of {args.repeats} fresh processes each, taking turns")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+        f"median (min-max) wall seconds of {args.repeats} fresh processes each, taking turns"
+    )
     print(f"{'command':<30} {'seconds':>18} {'stderr lines':>13}")
     for name, results in runs.items():
         seconds = np.array([result[0] for result in results])

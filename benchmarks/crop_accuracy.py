@@ -102,8 +102,9 @@ def main():
     args = parser.parse_args()
 
     root = synthetic_test_set(seed=args.seed, num=args.num, progress=False)
-    examples = [(ex["image"].numpy(), ex["label"].numpy())
-                for ex in HelenReader(root, schema="stn_icnn").dataset("test")]
+    examples = [
+        (ex["image"].numpy(), ex["label"].numpy()) for ex in HelenReader(root, schema="stn_icnn").dataset("test")
+    ]
     faces = []
     for _, label in examples:
         _, _, canvas_centres = ground_truth_theta(tf.constant(label), window=args.window, canvas_size=CANVAS_SIZE)
@@ -119,8 +120,10 @@ def main():
         print(format_f1_table(scores))
     if args.model:
         errors = centre_errors(keras.saving.load_model(args.model), examples)
-        print(f"\ncrop-centre error of {args.model} (canvas px): mean {errors.mean():.1f}, "
-              f"median {np.median(errors):.1f}, 90th percentile {np.percentile(errors, 90):.1f}")
+        print(
+            f"\ncrop-centre error of {args.model} (canvas px): mean {errors.mean():.1f}, "
+            f"median {np.median(errors):.1f}, 90th percentile {np.percentile(errors, 90):.1f}"
+        )
         per_part = zip(STN_ICNN_PART_NAMES, errors.mean(axis=0))
         print("  per part: " + ", ".join(f"{name} {e:.1f}" for name, e in per_part))
 

@@ -78,8 +78,9 @@ def main():
     baseline = ICNNBaseline.from_stn_icnn(whole_pixels)
     ground_truth = at_given_theta(whole_pixels)
     root = args.data or synthetic_test_set(seed=args.seed, num=args.num, progress=False)
-    examples = [(ex["image"].numpy(), ex["label"].numpy())
-                for ex in HelenReader(root, schema="stn_icnn").dataset("test")]
+    examples = [
+        (ex["image"].numpy(), ex["label"].numpy()) for ex in HelenReader(root, schema="stn_icnn").dataset("test")
+    ]
     croppers = {
         "soft centroids, bilinear": lambda batch, _: bilinear(batch)["labels"],
         "soft centroids, whole pixels": lambda batch, _: whole_pixels(batch)["labels"],

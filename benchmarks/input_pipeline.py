@@ -109,34 +109,52 @@ def main():
         decode_rate = args.faces / (time.perf_counter() - start)
         all_views = stn_icnn_training_pipeline(examples, batch_size=args.joint_batch, epochs=1000).dataset
 
-        print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-              f"{args.faces} faces x 5 augmented copies; {args.steps} batches after warm-up")
+        print(
+            f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+            f"{args.faces} faces x 5 augmented copies; {args.steps} batches after warm-up"
+        )
         # Warm-up of one epoch fills the decoded-image cache; the timed batches come after it.
         epoch = args.faces * 5
         rows = [
             ("decoding pass (fills the cache), faces/s", decode_rate),
-            ("pipeline, stage-1 views, cached", images_per_second(
-                iter(stage1_views), args.steps, args.batch, warmup=epoch // args.batch)),
-            ("pipeline, all views (parts + 1024 canvas), cached", images_per_second(
-                iter(all_views), args.steps, args.joint_batch, warmup=epoch // args.joint_batch)),
+            (
+                "pipeline, stage-1 views, cached",
+                images_per_second(iter(stage1_views), args.steps, args.batch, warmup=epoch // args.batch),
+            ),
+            (
+                "pipeline, all views (parts + 1024 canvas), cached",
+                images_per_second(iter(all_views), args.steps, args.joint_batch, warmup=epoch // args.joint_batch),
+            ),
         ]
         stage1 = stage1_step_function()
         in_memory = images_per_second(repeat_in_memory(next(iter(stage1_views))), args.steps, args.batch, stage1)
         rows.append(("stage-1 train step, batch in memory", in_memory))
         waits = []
-        fed = images_per_second(iter(stage1_views), args.steps, args.batch, stage1, warmup=epoch // args.batch,
-                                waits=waits)
+        fed = images_per_second(
+            iter(stage1_views), args.steps, args.batch, stage1, warmup=epoch // args.batch, waits=waits
+        )
         rows.append(("stage-1 train step, fed by the pipeline", fed))
         joint = joint_step_function()
-        rows.append(("joint end-to-end step, batch in memory",
-                     images_per_second(repeat_in_memory(next(iter(all_views))), max(3, args.steps // 4),
-                                       args.joint_batch, joint)))
+        rows.append(
+            (
+                "joint end-to-end step, batch in memory",
+                images_per_second(
+                    repeat_in_memory(next(iter(all_views))), max(3, args.steps // 4), args.joint_batch, joint
+                ),
+            )
+        )
         for name, rate in rows:
             print(f"{name:<45} {rate:8.1f} images/s")
         waited = sum(waits) / (args.steps * args.batch / fed)
-        print(f"stage-1 step fed by the pipeline: {fed / in_memory:.2f}x its in-memory rate; "
-              f"{100 * waited:.1f}% of that time was spent waiting for a batch "
-              f"({'the pipeline IS the bottleneck' if waited > 0.05 else 'the pipeline keeps ahead; the rest is the two cores being shared'})")
+        print(
+            f"stage-1 step fed by the pipeline: {fed / in_memory:.2f}x its in-memory rate; "
+            f"{100 * waited:.1f}% of that time was spent waiting for a batch "
+            + (
+                "(the pipeline IS the bottleneck)"
+                if waited > 0.05
+                else "(the pipeline keeps ahead; the rest is the two cores being shared)"
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -59,8 +59,13 @@ def views(seed, count, cache_dir):
     images, labels, thetas = [], [], []
     for index in range(count):
         image, label = render_face((seed, index))
-        v = stn_icnn_inputs(tf.constant(image), tf.constant(HELEN_TO_STN[label]), canvas_size=CANVAS,
-                            with_parts=False, with_canvas=False)
+        v = stn_icnn_inputs(
+            tf.constant(image),
+            tf.constant(HELEN_TO_STN[label]),
+            canvas_size=CANVAS,
+            with_parts=False,
+            with_canvas=False,
+        )
         images.append(v["stage1_image"].numpy())
         labels.append(v["stage1_label"].numpy())
         thetas.append(v["theta"].numpy())
@@ -78,8 +83,10 @@ def stage1_softmax(train, test, steps, seed, weights_path):
         model.load_weights(str(weights_path))
     else:
         set_prior_bias(model.logits_layer, label_frequencies([train[1]], 9))
-        model.compile(optimizer=keras.optimizers.Adam(warmup_cosine_schedule(0.002, steps), epsilon=1e-8),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.compile(
+            optimizer=keras.optimizers.Adam(warmup_cosine_schedule(0.002, steps), epsilon=1e-8),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
         rng = np.random.default_rng(seed)
         for _ in range(steps):
             pick = rng.choice(len(train[0]), 4, replace=False)
@@ -90,10 +97,10 @@ def stage1_softmax(train, test, steps, seed, weights_path):
     for images, labels in ((train[0], train[1]), (test[0], test[1])):
         out = []
         for first in range(0, len(images), 50):
-            logits = model.predict_on_batch(images[first:first + 50])
+            logits = model.predict_on_batch(images[first : first + 50])
             out.append(tf.nn.softmax(logits).numpy())
             if images is test[0]:
-                metric.update_state(labels[first:first + 50], logits)
+                metric.update_state(labels[first : first + 50], logits)
         maps.append(np.concatenate(out))
     return maps[0], maps[1], float(metric.result())
 
@@ -114,10 +121,18 @@ def run_variant(name, settings, train_maps, train_theta, test_maps, test_theta, 
     localizer(tf.zeros([1, 128, 128, 9]))
     if not localizer.trainable_weights:
         errors = centre_errors(localizer(test_maps), test_theta)
-        print(f"{name}: nothing to train; test centre error {errors.mean():.1f} px, per part "
-              f"{np.round(errors.mean(axis=0), 1).tolist()}", flush=True)
-        return {"variant": name, "settings": settings, "curve": [(0, 0, round(float(errors.mean()), 1), None)],
-                "per_part": errors.mean(axis=0).tolist(), "seconds": 0.0}
+        print(
+            f"{name}: nothing to train; test centre error {errors.mean():.1f} px, per part "
+            f"{np.round(errors.mean(axis=0), 1).tolist()}",
+            flush=True,
+        )
+        return {
+            "variant": name,
+            "settings": settings,
+            "curve": [(0, 0, round(float(errors.mean()), 1), None)],
+            "per_part": errors.mean(axis=0).tolist(),
+            "seconds": 0.0,
+        }
     if settings["mean_theta_bias"]:
         fc = localizer.get_layer("fc")
         mean = train_theta.mean(axis=0).reshape(-1)
@@ -130,6 +145,7 @@ def run_variant(name, settings, train_maps, train_theta, test_maps, test_theta, 
 
         def loss(y_true, y_pred):  # mean |error| of the crop translation in canvas pixels
             return tf.reduce_mean(tf.abs(y_true[..., 2] - y_pred[..., 2])) * half
+
     localizer.compile(optimizer=keras.optimizers.Adam(settings["learning_rate"], epsilon=1e-8), loss=loss)
     rng = np.random.default_rng(seed)
     curve = []
@@ -138,11 +154,18 @@ def run_variant(name, settings, train_maps, train_theta, test_maps, test_theta, 
         pick = rng.choice(len(train_maps), settings["batch_size"], replace=False)
         localizer.train_on_batch(train_maps[pick], train_theta[pick])
         if step % eval_every == 0 or step == steps:
-            predicted = np.concatenate([localizer.predict_on_batch(test_maps[i:i + 50])
-                                        for i in range(0, len(test_maps), 50)])
+            predicted = np.concatenate(
+                [localizer.predict_on_batch(test_maps[i : i + 50]) for i in range(0, len(test_maps), 50)]
+            )
             train_pred = localizer.predict_on_batch(train_maps[:100])
-            curve.append((step, step * settings["batch_size"], round(centre_error(predicted, test_theta), 1),
-                          round(centre_error(train_pred, train_theta[:100]), 1)))
+            curve.append(
+                (
+                    step,
+                    step * settings["batch_size"],
+                    round(centre_error(predicted, test_theta), 1),
+                    round(centre_error(train_pred, train_theta[:100]), 1),
+                )
+            )
             print(f"{name}: step {step} test centre error {curve[-1][2]} px (train {curve[-1][3]})", flush=True)
     return {"variant": name, "settings": settings, "curve": curve, "seconds": time.perf_counter() - start}
 
@@ -165,8 +188,17 @@ def main(argv=None):
     train_maps, test_maps, f1 = stage1_softmax(train, test, args.stage1_steps, args.seed, weights)
     print(f"stage 1 ({args.stage1_steps} steps): test F1 {f1:.3f}", flush=True)
     for name in args.variants:
-        result = run_variant(name, {**BASE, **VARIANTS[name]}, train_maps, train[2], test_maps, test[2],
-                             args.steps, args.eval_every, args.seed)
+        result = run_variant(
+            name,
+            {**BASE, **VARIANTS[name]},
+            train_maps,
+            train[2],
+            test_maps,
+            test[2],
+            args.steps,
+            args.eval_every,
+            args.seed,
+        )
         result["stage1_f1"] = f1
         with args.results.open("a") as f:
             f.write(json.dumps(result) + "\n")

@@ -21,8 +21,8 @@ from PIL import Image
 
 from keras_stn_icnn import FaceParser
 from keras_stn_icnn.data.synthetic import render_face
-from keras_stn_icnn.models.loading import load_parser
 from keras_stn_icnn.inference import read_photo
+from keras_stn_icnn.models.loading import load_parser
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 GROUP_SEEDS = (302, 305, 306)  # synthetic faces MTCNN finds surely (tests/scenes.py picks them the same way)
@@ -75,8 +75,10 @@ def main():
     face_parser = FaceParser(load_parser(args.model))
     photos = {name: read_photo(SHARED / "faces" / name) for name in ("astronaut.png", "grace_hopper.jpg")}
     photos["synthetic group (3 faces)"] = group_photo()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; model {args.model.name}; "
-          f"median (min-max) ms of {args.repeats} runs after 2 warm-ups")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; model {args.model.name}; "
+        f"median (min-max) ms of {args.repeats} runs after 2 warm-ups"
+    )
     print(f"{'photo':<27} {'size':>9} {'faces':>5} {'detection ms':>20} {'parsing ms':>20} {'parsing ms/face':>20}")
     for name, photo in photos.items():
         detect, parse, faces = time_photo(face_parser, photo, args.repeats)

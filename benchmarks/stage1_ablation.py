@@ -25,11 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from keras_stn_icnn.data.stn_icnn_inputs import stn_icnn_inputs  # noqa: E402
 from keras_stn_icnn.data.synthetic import GENERATOR_VERSION, render_face  # noqa: E402
 from keras_stn_icnn.labels import label_mapping  # noqa: E402
 from keras_stn_icnn.metrics import FaceParsingF1  # noqa: E402
 from keras_stn_icnn.models.icnn import ICNN  # noqa: E402
-from keras_stn_icnn.data.stn_icnn_inputs import stn_icnn_inputs  # noqa: E402
 from keras_stn_icnn.train.priors import label_frequencies, set_prior_bias  # noqa: E402
 
 SIZE = 128
@@ -46,8 +46,9 @@ def stage1_views(seed, indices, cache_dir=None):
     images, labels = [], []
     for index in indices:
         image, label = render_face((seed, index))
-        views = stn_icnn_inputs(tf.constant(image), tf.constant(HELEN_TO_STN[label]), with_parts=False,
-                                with_canvas=False)
+        views = stn_icnn_inputs(
+            tf.constant(image), tf.constant(HELEN_TO_STN[label]), with_parts=False, with_canvas=False
+        )
         images.append(views["stage1_image"].numpy())
         labels.append(views["stage1_label"].numpy())
     images, labels = np.stack(images), np.stack(labels).astype(np.int32)
@@ -57,8 +58,9 @@ def stage1_views(seed, indices, cache_dir=None):
     return images, labels
 
 
-BASE = dict(init="keras", loss="ce", learning_rate=0.002, batch_size=4, faces=200, prior_bias=False,
-            schedule="constant")
+BASE = dict(
+    init="keras", loss="ce", learning_rate=0.002, batch_size=4, faces=200, prior_bias=False, schedule="constant"
+)
 
 VARIANTS = {
     "authors": {},
@@ -78,8 +80,10 @@ VARIANTS = {
 
 ROUND_2 = {
     "lr_0.005": dict(learning_rate=0.005),
-    **{name: VARIANTS[name]
-       for name in ("torch_init", "lr_0.0005", "batch_16", "faces_2000", "weighted_ce", "warmup_cosine")},
+    **{
+        name: VARIANTS[name]
+        for name in ("torch_init", "lr_0.0005", "batch_16", "faces_2000", "weighted_ce", "warmup_cosine")
+    },
 }
 VARIANTS.update({f"prior_bias+{name}": dict(prior_bias=True, **change) for name, change in ROUND_2.items()})
 """Round 2: one change each on top of the log-prior output bias, the one change of round 1 that fixed it."""
@@ -149,7 +153,8 @@ def run_variant(name, settings, data, steps, eval_every, seed):
     lr = settings["learning_rate"]
     if settings["schedule"] == "warmup_cosine":
         lr = keras.optimizers.schedules.CosineDecay(
-            lr / 10, decay_steps=steps - steps // 10, warmup_target=lr, warmup_steps=steps // 10)
+            lr / 10, decay_steps=steps - steps // 10, warmup_target=lr, warmup_steps=steps // 10
+        )
     model.compile(optimizer=keras.optimizers.Adam(lr, epsilon=1e-8), loss=make_loss(settings["loss"]))
     batch = settings["batch_size"]
     rng = np.random.default_rng(seed)
@@ -164,12 +169,23 @@ def run_variant(name, settings, data, steps, eval_every, seed):
         if step % eval_every == 0 or step == steps:
             metric = FaceParsingF1()
             for first in range(0, len(test_images), 20):
-                metric.update_state(test_labels[first:first + 20], model.predict_on_batch(test_images[first:first + 20]))
+                metric.update_state(
+                    test_labels[first : first + 20], model.predict_on_batch(test_images[first : first + 20])
+                )
             curve.append((step, step * batch, round(float(metric.result()), 3), round(loss, 4)))
-            print(f"{name}: step {step} images {step * batch} test F1 {curve[-1][2]:.3f} loss {loss:.4f} "
-                  f"head saturation {head_saturation(model, test_images[:20]):.3f}", flush=True)
-    return {"variant": name, "settings": settings, "initial_loss": initial_loss, "curve": curve,
-            "seconds": time.perf_counter() - start, "head_saturation": head_saturation(model, test_images[:20])}
+            print(
+                f"{name}: step {step} images {step * batch} test F1 {curve[-1][2]:.3f} loss {loss:.4f} "
+                f"head saturation {head_saturation(model, test_images[:20]):.3f}",
+                flush=True,
+            )
+    return {
+        "variant": name,
+        "settings": settings,
+        "initial_loss": initial_loss,
+        "curve": curve,
+        "seconds": time.perf_counter() - start,
+        "head_saturation": head_saturation(model, test_images[:20]),
+    }
 
 
 def head_saturation(model, images):
@@ -182,13 +198,17 @@ def head_saturation(model, images):
 def markdown_table(results):
     """One row per run: the variant, its seed, the initial loss and test F1 at every evaluation."""
     steps = [point[0] for point in results[0]["curve"]]
-    lines = ["| variant | seed | initial loss | " + " | ".join(f"F1 @ {s}" for s in steps)
-             + " | head tanh saturated |",
-             "|---|---|---|" + "---|" * len(steps) + "---|"]
+    lines = [
+        "| variant | seed | initial loss | " + " | ".join(f"F1 @ {s}" for s in steps) + " | head tanh saturated |",
+        "|---|---|---|" + "---|" * len(steps) + "---|",
+    ]
     for result in results:
         f1 = [f"{point[2]:.3f}" for point in result["curve"]]
-        lines.append(f"| {result['variant']} | {result.get('seed', 0)} | {result['initial_loss']:.2f} | "
-                     + " | ".join(f1) + f" | {result.get('head_saturation', '-')} |")
+        lines.append(
+            f"| {result['variant']} | {result.get('seed', 0)} | {result['initial_loss']:.2f} | "
+            + " | ".join(f1)
+            + f" | {result.get('head_saturation', '-')} |"
+        )
     return "\n".join(lines)
 
 
@@ -210,12 +230,14 @@ def main(argv=None):
     t = time.perf_counter()
     train = stage1_views(0, range(max_faces), args.cache_dir)
     test = stage1_views(424242, range(args.test_faces), args.cache_dir)
-    print(f"rendered {max_faces} + {args.test_faces} faces in {time.perf_counter() - t:.0f} s; "
-          f"foreground {np.mean(train[1] > 0):.4f} of training pixels", flush=True)
+    print(
+        f"rendered {max_faces} + {args.test_faces} faces in {time.perf_counter() - t:.0f} s; "
+        f"foreground {np.mean(train[1] > 0):.4f} of training pixels",
+        flush=True,
+    )
     args.results.parent.mkdir(parents=True, exist_ok=True)
     for name in args.variants:
-        result = run_variant(name, {**BASE, **VARIANTS[name]}, (*train, *test), args.steps, args.eval_every,
-                             args.seed)
+        result = run_variant(name, {**BASE, **VARIANTS[name]}, (*train, *test), args.steps, args.eval_every, args.seed)
         result["seed"] = args.seed
         with args.results.open("a") as f:
             f.write(json.dumps(result) + "\n")

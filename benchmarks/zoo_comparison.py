@@ -28,8 +28,7 @@ from keras_stn_icnn.models.zoo import zoo_names
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=4.0, help="training budget of every model")
-    parser.add_argument("--models", nargs="+", choices=zoo_names("single_pass"),
-                        default=list(zoo_names("single_pass")))
+    parser.add_argument("--models", nargs="+", choices=zoo_names("single_pass"), default=list(zoo_names("single_pass")))
     parser.add_argument("--no-two-stage", action="store_true", help="leave out STN-iCNN and the iCNN baseline")
     parser.add_argument("--input-size", type=int, default=256, help="working size of the single-pass parsers")
     parser.add_argument("--synthetic-dir", default="data/synthetic_helen", help="the main job's training set")
@@ -47,12 +46,20 @@ def main(argv=None):
     validation = HelenReader(main_job_set, schema="stn_icnn").dataset("val")
     test = HelenReader(synthetic_test_set(args.test_seed, args.test_num), schema="stn_icnn").dataset("test")
     rows = compare_zoo(
-        train, test, args.run_dir, args.minutes * 60, prior_dataset=validation, single_pass=args.models, two_stage=not args.no_two_stage,
+        train,
+        test,
+        args.run_dir,
+        args.minutes * 60,
+        prior_dataset=validation,
+        single_pass=args.models,
+        two_stage=not args.no_two_stage,
         input_size=args.input_size,
     )
     table = format_comparison(rows)
-    print(f"\nEvery model trained {args.minutes:g} min on the synthetic training split; "
-          f"F1 on {args.test_num} synthetic test faces (seed {args.test_seed}).\n")
+    print(
+        f"\nEvery model trained {args.minutes:g} min on the synthetic training split; "
+        f"F1 on {args.test_num} synthetic test faces (seed {args.test_seed}).\n"
+    )
     print(table)
     if args.output:
         atomic_write(args.output, lambda path: Path(path).write_text(table + "\n"))

@@ -15,8 +15,8 @@ import argparse
 from pathlib import Path
 
 from keras_stn_icnn import FaceParser
-from keras_stn_icnn.models.loading import load_parser
 from keras_stn_icnn.inference import read_photo
+from keras_stn_icnn.models.loading import load_parser
 from keras_stn_icnn.visualize import overlay, save_png, side_by_side
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

@@ -101,8 +101,10 @@ def predict_rest(paths, url, model_name="stn_icnn", signature="serve_bytes", tim
 
 def describe(request):
     """A few lines saying what the request holds."""
-    lines = [f"PredictRequest for model {request.model_spec.name!r}, "
-             f"signature {request.model_spec.signature_name!r} ({request.ByteSize()} bytes)"]
+    lines = [
+        f"PredictRequest for model {request.model_spec.name!r}, "
+        f"signature {request.model_spec.signature_name!r} ({request.ByteSize()} bytes)"
+    ]
     for name, proto in request.inputs.items():
         shape = [dim.size for dim in proto.tensor_shape.dim]
         lines.append(f"  input {name!r}: {tf.dtypes.as_dtype(proto.dtype).name} {shape}")

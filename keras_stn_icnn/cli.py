@@ -109,12 +109,12 @@ def _export(args):
     model = _keras_model(args, "export converts")
     formats = list(FORMATS) if args.format == "all" else [args.format]
     name = args.name or _default_export_name(model)
-    print(f"exporting {args.model} as {', '.join(formats)} to {args.out} (name {name!r}), "
-          "checking each export against the Keras model before putting it in place")
+    print(
+        f"exporting {args.model} as {', '.join(formats)} to {args.out} (name {name!r}), "
+        "checking each export against the Keras model before putting it in place"
+    )
     try:
-        results = export_model(
-            model, args.out, formats, name=name, version=args.version, overwrite=args.overwrite
-        )
+        results = export_model(model, args.out, formats, name=name, version=args.version, overwrite=args.overwrite)
     except ExportValidationError as error:
         return _failed(args, error)
     print(format_results(results))
@@ -122,8 +122,8 @@ def _export(args):
 
 
 def _parse(args):
-    from keras_stn_icnn.models.loading import load_parser
     from keras_stn_icnn.inference import FaceParser, MTCNNDetector, collect_inputs, parse_inputs
+    from keras_stn_icnn.models.loading import load_parser
 
     items = collect_inputs(args.inputs)  # checks every input before the model loads
     if not items:
@@ -276,8 +276,12 @@ def build_parser():
         help="train any zoo model (STN-iCNN by default) on the synthetic faces, HELEN or CelebAMask-HQ, "
         "then evaluate and export it; `keras-stn-icnn train --help` lists the job's options",
     )
-    train.add_argument("--dataset", choices=TRAINING_DATASETS, default="helen",
-                       help="what --data-dir holds, and the recipe that goes with it")
+    train.add_argument(
+        "--dataset",
+        choices=TRAINING_DATASETS,
+        default="helen",
+        help="what --data-dir holds, and the recipe that goes with it",
+    )
     train.add_argument("--tf-log", action="store_true", help="show TensorFlow's log")
     train.set_defaults(run=_train)
 
@@ -286,18 +290,25 @@ def build_parser():
         parents=[tf_log],
         help="score a saved parser on HELEN's layout (or unseen synthetic faces) with the paper's F1 table",
     )
-    evaluate.add_argument("--model", required=True,
-                          help="a .keras file of any zoo model, a SavedModel version folder or an authors' *.pth.tar")
+    evaluate.add_argument(
+        "--model",
+        required=True,
+        help="a .keras file of any zoo model, a SavedModel version folder or an authors' *.pth.tar",
+    )
     source = evaluate.add_mutually_exclusive_group(required=True)
     source.add_argument("--data-dir", help="a folder in HELEN's layout (images/, labels/, testing.txt, ...)")
     source.add_argument("--synthetic", action="store_true", help="evaluate on unseen built-in synthetic faces")
-    evaluate.add_argument("--split", choices=["train", "val", "test"],
-                          help="split of --data-dir (default test); the synthetic set has only test")
+    evaluate.add_argument(
+        "--split",
+        choices=["train", "val", "test"],
+        help="split of --data-dir (default test); the synthetic set has only test",
+    )
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the synthetic set")
     evaluate.add_argument("--num", type=int, default=20, help="number of synthetic test faces")
     evaluate.add_argument("--cache-dir", help="where synthetic sets are kept (default $XDG_CACHE_HOME/keras_stn_icnn)")
-    evaluate.add_argument("--localizer", default="resnet18", choices=["resnet18", "fcn"],
-                          help="localizer of a *.pth.tar checkpoint")
+    evaluate.add_argument(
+        "--localizer", default="resnet18", choices=["resnet18", "fcn"], help="localizer of a *.pth.tar checkpoint"
+    )
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
     evaluate.set_defaults(run=_evaluate)
 
@@ -312,9 +323,7 @@ def build_parser():
     export.add_argument("--name", help="model name: SavedModel folder and file stem (default from the model)")
     export.add_argument("--version", type=int, help="SavedModel version (default: the next free one)")
     export.add_argument("--overwrite", action="store_true", help="replace existing .tflite/.onnx files")
-    export.add_argument(
-        "--localizer", default="resnet18", help="localizer of a PyTorch checkpoint (resnet18 or fcn)"
-    )
+    export.add_argument("--localizer", default="resnet18", help="localizer of a PyTorch checkpoint (resnet18 or fcn)")
     export.set_defaults(run=_export)
 
     parse = commands.add_parser(
@@ -327,14 +336,10 @@ def build_parser():
     parse.add_argument(
         "--model", required=True, help="a .keras file, a SavedModel version folder or an authors' *.pth.tar"
     )
-    parse.add_argument(
-        "--localizer", default="resnet18", help="localizer of a PyTorch checkpoint (resnet18 or fcn)"
-    )
+    parse.add_argument("--localizer", default="resnet18", help="localizer of a PyTorch checkpoint (resnet18 or fcn)")
     parse.add_argument("--json", action="store_true", help="also write per-face boxes and pixel counts as JSON")
     parse.add_argument("--figure", action="store_true", help="also write image | labels | overlay figures")
-    parse.add_argument(
-        "--no-detect", action="store_true", help="each picture is one face, already framed: no detector"
-    )
+    parse.add_argument("--no-detect", action="store_true", help="each picture is one face, already framed: no detector")
     parse.add_argument("--min-confidence", type=float, default=0.9, help="lowest face detection confidence")
     parse.add_argument("--min-face-size", type=int, default=20, help="smallest face searched for, in pixels")
     parse.add_argument("--every", type=int, default=1, help="parse every N-th video frame")
@@ -358,20 +363,32 @@ def build_parser():
         "--exports", help="folder of `keras-stn-icnn export --format all` (default: export into a temporary folder)"
     )
     benchmark.add_argument("--name", help="the exports' name (default from the model)")
-    benchmark.add_argument("--image", help=f"photo to parse, resized to {BENCHMARK_PHOTO_SIDE}x{BENCHMARK_PHOTO_SIDE} "
-                           "(default: a synthetic face)")
-    benchmark.add_argument("--runtimes", type=lambda t: _comma_list(t, RUNTIMES), default=list(RUNTIMES),
-                           help=f"comma-separated, from {','.join(RUNTIMES)}")
+    benchmark.add_argument(
+        "--image",
+        help=f"photo to parse, resized to {BENCHMARK_PHOTO_SIDE}x{BENCHMARK_PHOTO_SIDE} (default: a synthetic face)",
+    )
+    benchmark.add_argument(
+        "--runtimes",
+        type=lambda t: _comma_list(t, RUNTIMES),
+        default=list(RUNTIMES),
+        help=f"comma-separated, from {','.join(RUNTIMES)}",
+    )
     benchmark.add_argument("--batch-sizes", type=lambda t: _comma_list(t, convert=int), default=[1, 4, 8])
     benchmark.add_argument("--repeats", type=int, default=10, help="timed calls per runtime and batch size")
-    benchmark.add_argument("--training-stages", type=lambda t: _comma_list(t, STN_ICNN_STAGES),
-                           default=list(STN_ICNN_STAGES), help="comma-separated stages to time, or none")
+    benchmark.add_argument(
+        "--training-stages",
+        type=lambda t: _comma_list(t, STN_ICNN_STAGES),
+        default=list(STN_ICNN_STAGES),
+        help="comma-separated stages to time, or none",
+    )
     benchmark.add_argument("--training-batch-size", type=int, default=8)
     benchmark.add_argument("--training-repeats", type=int, default=5)
     benchmark.add_argument("--threads", type=int, help="LiteRT, ONNX Runtime and torch threads")
     benchmark.add_argument("--reference-dir", help="a checkout of the authors' STN-iCNN repository (needs torch)")
-    benchmark.add_argument("--reference-checkpoint", help="the authors' end-to-end checkpoint for their pipeline "
-                           "(default: --model when it is a *.pth.tar)")
+    benchmark.add_argument(
+        "--reference-checkpoint",
+        help="the authors' end-to-end checkpoint for their pipeline (default: --model when it is a *.pth.tar)",
+    )
     benchmark.set_defaults(run=_benchmark)
     return parser
 

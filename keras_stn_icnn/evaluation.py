@@ -39,6 +39,10 @@ from keras_stn_icnn.metrics import (
 )
 from keras_stn_icnn.models.loading import load_parser
 
+STN_ICNN_NUM_CLASSES = len(STN_ICNN_CLASS_NAMES)
+"""The classes `evaluate_parser` scores unless told otherwise (STN-iCNN's nine, with the paper's groups)."""
+
+
 @dataclasses.dataclass
 class EvaluationResult:
     """F1 scores of a parser on a set, from one confusion histogram.
@@ -90,7 +94,7 @@ def _format(score):
     return "nan" if math.isnan(score) else f"{score:.3f}"
 
 
-def evaluate_parser(parse_fn, dataset, num_classes=len(STN_ICNN_CLASS_NAMES), progress=True, total=None):
+def evaluate_parser(parse_fn, dataset, num_classes=STN_ICNN_NUM_CLASSES, progress=True, total=None):
     """Runs `parse_fn` over a labelled set and scores it from one confusion histogram.
 
     Every pixel of every image counts, at the image's own resolution; F1 is

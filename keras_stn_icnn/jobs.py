@@ -25,10 +25,17 @@ from keras_stn_icnn.data.synthetic import generate_synthetic_helen
 from keras_stn_icnn.evaluation import evaluate_parser
 from keras_stn_icnn.export import export_saved_model
 from keras_stn_icnn.files import atomic_write
-from keras_stn_icnn.models import LOCALIZERS, ICNNBaseline
 from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
+from keras_stn_icnn.models import LOCALIZERS, ICNNBaseline
 from keras_stn_icnn.models.zoo import zoo_entry, zoo_names
-from keras_stn_icnn.train import RECIPES, SinglePassSchedule, SinglePassTrainer, JointSettings, StageSettings, StageTrainer
+from keras_stn_icnn.train import (
+    RECIPES,
+    JointSettings,
+    SinglePassSchedule,
+    SinglePassTrainer,
+    StageSettings,
+    StageTrainer,
+)
 from keras_stn_icnn.train.single_pass_trainer import build_single_pass, held_out_label_maps
 from keras_stn_icnn.train.stages import ICNN_BASELINE_STAGES, STN_ICNN_STAGES
 from keras_stn_icnn.train.strategy import is_chief
@@ -61,31 +68,51 @@ def build_argument_parser(dataset):
     )
     data = parser.add_argument_group("data")
     data.add_argument("--data-dir", type=Path, help=f"the {dataset} folder (default: the synthetic set)")
-    data.add_argument("--synthetic-dir", type=Path, default=Path("data/synthetic_helen"),
-                      help="where the synthetic set is generated (reused when it exists)")
+    data.add_argument(
+        "--synthetic-dir",
+        type=Path,
+        default=Path("data/synthetic_helen"),
+        help="where the synthetic set is generated (reused when it exists)",
+    )
     data.add_argument("--num-train", type=int, default=400, help="synthetic training faces")
     data.add_argument("--num-val", type=int, default=20, help="synthetic validation faces")
     data.add_argument("--num-test", type=int, default=60, help="synthetic test faces")
     data.add_argument("--data-seed", type=int, default=0, help="seed of the synthetic set")
 
     run = parser.add_argument_group("run")
-    run.add_argument("--model", choices=MODELS, default="stn_icnn",
-                     help="; ".join(f"{name}: {zoo_entry(name).description}" for name in MODELS))
-    run.add_argument("--recipe", choices=sorted(RECIPES),
-                     help=f"base recipe (default: {dataset} with --data-dir, else synthetic)")
+    run.add_argument(
+        "--model",
+        choices=MODELS,
+        default="stn_icnn",
+        help="; ".join(f"{name}: {zoo_entry(name).description}" for name in MODELS),
+    )
+    run.add_argument(
+        "--recipe", choices=sorted(RECIPES), help=f"base recipe (default: {dataset} with --data-dir, else synthetic)"
+    )
     run.add_argument("--localizer", choices=sorted(LOCALIZERS), help="default: the recipe's")
     run.add_argument("--canvas-size", type=int, default=1024)
     run.add_argument("--seed", type=int, default=0, help="seeds the initial weights and the data order")
-    run.add_argument("--run-dir", type=Path, default=Path("runs") / f"train_{dataset}",
-                     help="stage checkpoints, backups, logs; the same command resumes from it")
-    run.add_argument("--export-dir", type=Path, default=Path("savedmodels"),
-                     help="SavedModels go to <export-dir>/<model>/<version>/")
+    run.add_argument(
+        "--run-dir",
+        type=Path,
+        default=Path("runs") / f"train_{dataset}",
+        help="stage checkpoints, backups, logs; the same command resumes from it",
+    )
+    run.add_argument(
+        "--export-dir", type=Path, default=Path("savedmodels"), help="SavedModels go to <export-dir>/<model>/<version>/"
+    )
     run.add_argument("--no-export", action="store_true", help="skip the SavedModel export")
     run.add_argument("--no-evaluate", action="store_true", help="skip the test-split evaluation")
-    run.add_argument("--stop-after", choices=STN_ICNN_STAGES,
-                     help="train up to this stage only (no evaluation or export); run again without it to go on")
-    run.add_argument("--deterministic", action="store_true",
-                     help="deterministic TensorFlow ops, so a run and its resumed copy agree to the last bit")
+    run.add_argument(
+        "--stop-after",
+        choices=STN_ICNN_STAGES,
+        help="train up to this stage only (no evaluation or export); run again without it to go on",
+    )
+    run.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="deterministic TensorFlow ops, so a run and its resumed copy agree to the last bit",
+    )
     run.add_argument("--verbose", default="auto", help="Keras fit verbosity: auto, 0, 1 or 2")
 
     recipe = parser.add_argument_group("recipe overrides (default: the recipe's values)")
@@ -102,8 +129,11 @@ def build_argument_parser(dataset):
     recipe.add_argument("--copies", type=int, help="augmented copies of each training image (1-5)")
     recipe.add_argument("--window", type=int, help="part crop side (odd)")
     recipe.add_argument("--no-augmentation", action="store_true")
-    recipe.add_argument("--frozen-end-to-end", action="store_true",
-                        help="the authors' released variant: stage 1 and the localizer stay frozen end to end")
+    recipe.add_argument(
+        "--frozen-end-to-end",
+        action="store_true",
+        help="the authors' released variant: stage 1 and the localizer stay frozen end to end",
+    )
 
     single = parser.add_argument_group("single-pass models (icnn, rnn_g, bass, red_net, ...)")
     single.add_argument("--input-size", type=int, default=128, help="working size")
@@ -159,7 +189,10 @@ def _or(value, default):
 def _reader(args, dataset):
     if args.data_dir is None:
         root = generate_synthetic_helen(
-            args.synthetic_dir, num_train=args.num_train, num_val=args.num_val, num_test=args.num_test,
+            args.synthetic_dir,
+            num_train=args.num_train,
+            num_val=args.num_val,
+            num_test=args.num_test,
             seed=args.data_seed,
         )
         return HelenReader(root, schema="stn_icnn"), "synthetic"
@@ -232,8 +265,7 @@ def run_training_job(argv=None, dataset="helen"):
 
     if single_pass:
         return _run_single_pass_job(args, schedule, reader, verbose, start)
-    trainer = StageTrainer(args.run_dir, recipe, canvas_size=args.canvas_size,
-                           seed=args.seed, verbose=verbose)
+    trainer = StageTrainer(args.run_dir, recipe, canvas_size=args.canvas_size, seed=args.seed, verbose=verbose)
     print(f"{trainer.strategy.num_replicas_in_sync} replica(s) with {type(trainer.strategy).__name__}")
     train_split = reader.dataset("train")
     evaluate = trainer.chief and not args.no_evaluate
@@ -242,8 +274,11 @@ def run_training_job(argv=None, dataset="helen"):
     # Pre-training: stage 1, (localizer,) parts. The baseline is complete after it.
     pretraining = [s for s in STN_ICNN_STAGES if s != "joint"] if args.model == "stn_icnn" else ICNN_BASELINE_STAGES
     if args.stop_after is not None:
-        stages = [s for s in STN_ICNN_STAGES[: STN_ICNN_STAGES.index(args.stop_after) + 1]
-                  if s in pretraining or s == "joint" and args.model == "stn_icnn"]
+        stages = [
+            s
+            for s in STN_ICNN_STAGES[: STN_ICNN_STAGES.index(args.stop_after) + 1]
+            if s in pretraining or s == "joint" and args.model == "stn_icnn"
+        ]
         trainer.train(train_split, stages=stages)
         print(f"stopped after {args.stop_after}, as asked; run again without --stop-after to go on")
         return 0
@@ -337,11 +372,15 @@ def _finish(args, final, final_name, summary, start):
         print(f"\nexported {final_name} to {summary['export']}")
     summary["seconds"] = time.perf_counter() - start
     _write_json(args.run_dir / "summary.json", summary)
-    print("\ntraining images/s per stage (last epoch): "
-          + ", ".join(f"{stage} {rate:.1f}" for stage, rate in summary["images_per_second"].items()))
+    print(
+        "\ntraining images/s per stage (last epoch): "
+        + ", ".join(f"{stage} {rate:.1f}" for stage, rate in summary["images_per_second"].items())
+    )
     if summary["results"]:
-        print("overall F1 on the test split: "
-              + ", ".join(f"{name} {r['scores']['overall']:.3f}" for name, r in summary["results"].items()))
+        print(
+            "overall F1 on the test split: "
+            + ", ".join(f"{name} {r['scores']['overall']:.3f}" for name, r in summary["results"].items())
+        )
     print(f"job finished in {summary['seconds'] / 60:.1f} min; summary in {args.run_dir / 'summary.json'}")
     return 0
 

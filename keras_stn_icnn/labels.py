@@ -187,9 +187,7 @@ class LabelSchema:
     def class_id(self, class_name):
         """The id of `class_name`; a ValueError names the known classes."""
         if class_name not in self.class_names:
-            raise ValueError(
-                f"schema {self.name!r} has no class {class_name!r}; its classes are {self.class_names}"
-            )
+            raise ValueError(f"schema {self.name!r} has no class {class_name!r}; its classes are {self.class_names}")
         return self.class_names.index(class_name)
 
 
@@ -224,9 +222,7 @@ _CELEBAMASK_HQ_TO_HELEN, _HELEN_TO_CELEBAMASK_HQ = _by_name(
 
 SCHEMAS = {
     "helen": LabelSchema("helen", HELEN_CLASS_NAMES, LAPA_PALETTE, *_HELEN_TABLES),
-    "stn_icnn": LabelSchema(
-        "stn_icnn", STN_ICNN_CLASS_NAMES, STN_ICNN_PALETTE, _STN_ICNN_TO_HELEN, _HELEN_TO_STN_ICNN
-    ),
+    "stn_icnn": LabelSchema("stn_icnn", STN_ICNN_CLASS_NAMES, STN_ICNN_PALETTE, _STN_ICNN_TO_HELEN, _HELEN_TO_STN_ICNN),
     "lapa": LabelSchema("lapa", LAPA_CLASS_NAMES, LAPA_PALETTE, *_HELEN_TABLES),
     "celebamask_hq": LabelSchema(
         "celebamask_hq",

@@ -150,16 +150,13 @@ def confusion_matrix(labels, predictions, num_classes):
     labels = np.asarray(labels)
     predictions = np.asarray(predictions)
     if labels.shape != predictions.shape:
-        raise ValueError(
-            f"labels and predictions must have the same shape, got {labels.shape} and {predictions.shape}"
-        )
+        raise ValueError(f"labels and predictions must have the same shape, got {labels.shape} and {predictions.shape}")
     for name, values in (("labels", labels), ("predictions", predictions)):
         if values.dtype.kind not in "iu":
             raise ValueError(f"{name} must hold integer class ids, got dtype {values.dtype}")
         if values.size and (values.min() < 0 or values.max() >= num_classes):
             raise ValueError(
-                f"{name} must hold class ids in [0, {num_classes}), got values in "
-                f"[{values.min()}, {values.max()}]"
+                f"{name} must hold class ids in [0, {num_classes}), got values in [{values.min()}, {values.max()}]"
             )
     return confusion_matrix_tf(labels, predictions, num_classes).numpy()
 
@@ -344,7 +341,10 @@ class FaceParsingF1(keras.metrics.Metric):
         self.group = group
         self._mask = _group_mask(class_ids, num_classes, group or OVERALL)
         self.confusion = self.add_variable(
-            shape=(num_classes, num_classes), initializer="zeros", dtype="float64", aggregation="sum",
+            shape=(num_classes, num_classes),
+            initializer="zeros",
+            dtype="float64",
+            aggregation="sum",
             name="confusion",
         )
 
@@ -356,7 +356,8 @@ class FaceParsingF1(keras.metrics.Metric):
         if y_true.shape.rank is not None and y_true.shape.rank == y_pred.shape.rank + 1 and y_true.shape[-1] == 1:
             y_true = tf.squeeze(y_true, axis=-1)
         tf.debugging.assert_equal(
-            tf.size(y_true), tf.size(y_pred),
+            tf.size(y_true),
+            tf.size(y_pred),
             message=f"{self.name}: y_true and the predicted label map have different sizes",
         )
         weights = None

@@ -28,12 +28,12 @@ if MODE == "two-devices":
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from tiny_training import CANVAS, TINY_RECIPE  # noqa: E402
 
 from keras_stn_icnn import STNiCNN  # noqa: E402
 from keras_stn_icnn.data import HelenReader  # noqa: E402
 from keras_stn_icnn.train import StageSettings, StageTrainer  # noqa: E402
 from keras_stn_icnn.train.stage_models import JointModel, stage1_model  # noqa: E402
-from tiny_training import CANVAS, TINY_RECIPE  # noqa: E402
 
 TINY = TINY_RECIPE.replace(stage1=StageSettings(2, 4, 0.002))  # two epochs: losses compared per epoch
 
@@ -43,8 +43,11 @@ def one_step_weights(strategy, make_model, x, y, synchronized=False):
     with strategy.scope():
         parser = STNiCNN(canvas_size=CANVAS)
         model = make_model(parser)
-        model.compile(optimizer=keras.optimizers.SGD(0.5), loss=None if y is None else
-                      keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=False)
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.5),
+            loss=None if y is None else keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            jit_compile=False,
+        )
     # Both sides compute BatchNorm statistics the same way (one replica synchronised is one replica
     # alone, up to the formula: E[x^2] - E[x]^2 instead of two passes), so only the split differs.
     # Synchronising 180 layers costs minutes on CPU, so only the check that needs it asks for it.
@@ -108,10 +111,15 @@ def worker(data, run, out):
     trainer = StageTrainer(run, TINY, canvas_size=CANVAS, verbose=0)
     trainer.train(HelenReader(data, schema="stn_icnn").dataset("train"), stages=["stage1"])
     trainer.parser.save_weights(out)
-    json.dump({"replicas": trainer.strategy.num_replicas_in_sync, "chief": trainer.chief,
-               "multi_worker": isinstance(trainer.strategy, tf.distribute.MultiWorkerMirroredStrategy),
-               "losses": {"stage1": trainer.histories["stage1"]["loss"]}},
-              open(out + ".json", "w"))
+    json.dump(
+        {
+            "replicas": trainer.strategy.num_replicas_in_sync,
+            "chief": trainer.chief,
+            "multi_worker": isinstance(trainer.strategy, tf.distribute.MultiWorkerMirroredStrategy),
+            "losses": {"stage1": trainer.histories["stage1"]["loss"]},
+        },
+        open(out + ".json", "w"),
+    )
 
 
 if __name__ == "__main__":

@@ -72,8 +72,10 @@ def write_celebamask_hq(root, num_images=10, image_size=32, mask_size=16, seed=0
                 mask = np.zeros((mask_size, mask_size), bool)
                 top, left = rng.integers(0, mask_size - 4, 2)
                 mask[top : top + rng.integers(2, 9), left : left + rng.integers(2, 9)] = True
-                save(np.where(mask, 255, 0).astype(np.uint8),
-                     root / "CelebAMask-HQ-mask-anno" / str(image_id // 2000) / f"{image_id:05d}_{part}.png")
+                save(
+                    np.where(mask, 255, 0).astype(np.uint8),
+                    root / "CelebAMask-HQ-mask-anno" / str(image_id // 2000) / f"{image_id:05d}_{part}.png",
+                )
                 label[mask] = class_id
         labels[image_id] = label
         original = f"{100000 + image_id:06d}.jpg"
@@ -87,8 +89,11 @@ def write_celebamask_hq(root, num_images=10, image_size=32, mask_size=16, seed=0
 def write_lfw_pl(root, shape=(25, 25), seed=0):
     rng = np.random.default_rng(seed)
     written = {}
-    people = {"parts_train.txt": [("Ann_Lee", 1), ("Ann_Lee", 2)], "parts_validation.txt": [("Bo_Ma", 1)],
-              "parts_test.txt": [("Cy_Ng", 3)]}
+    people = {
+        "parts_train.txt": [("Ann_Lee", 1), ("Ann_Lee", 2)],
+        "parts_validation.txt": [("Bo_Ma", 1)],
+        "parts_test.txt": [("Cy_Ng", 3)],
+    }
     palette = np.asarray(LFW_PL_PALETTE, np.uint8)
     for list_name, entries in people.items():
         (root / list_name).parent.mkdir(parents=True, exist_ok=True)

@@ -7,8 +7,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 import zoo_checks
+
 from keras_stn_icnn.labels import LAPA_CLASS_NAMES
 from keras_stn_icnn.layers.resampling import AlignedBilinearResize
 from keras_stn_icnn.losses.boundary_attention import (
@@ -79,9 +79,7 @@ def test_label_boundaries_on_a_hand_made_map():
 
 def test_label_boundaries_radius_widens_the_band():
     labels = np.array([[[0, 0, 0, 0, 1, 1, 1]]])
-    np.testing.assert_array_equal(
-        label_boundaries(labels, radius=2)[0, 0], [0, 0, 1, 1, 1, 1, 0]
-    )
+    np.testing.assert_array_equal(label_boundaries(labels, radius=2)[0, 0], [0, 0, 1, 1, 1, 1, 0])
 
 
 def test_label_boundaries_of_one_region_are_empty_and_the_border_is_no_boundary():
@@ -170,9 +168,7 @@ def test_total_loss_is_the_weighted_sum_of_its_terms():
         + 2.0
         * np.where(HAND_BOUNDARIES == 1, 1 - share, share)
         * _binary_cross_entropy(HAND_BOUNDARIES, outputs["boundary_logits"][0, ..., 0])
-        + 1.5
-        * (1 + 3.0 * HAND_BOUNDARIES)
-        * _pixel_cross_entropy(HAND_LABELS, outputs["logits"][0])
+        + 1.5 * (1 + 3.0 * HAND_BOUNDARIES) * _pixel_cross_entropy(HAND_LABELS, outputs["logits"][0])
     )
     assert float(total) == pytest.approx(by_hand, rel=1e-5)
 
@@ -180,9 +176,7 @@ def test_total_loss_is_the_weighted_sum_of_its_terms():
 def test_losses_give_gradients_to_every_branch():
     outputs = {
         key: tf.Variable(_hand_logits(seed, channels))
-        for seed, (key, channels) in enumerate(
-            [("semantic_logits", 4), ("boundary_logits", 1), ("logits", 4)]
-        )
+        for seed, (key, channels) in enumerate([("semantic_logits", 4), ("boundary_logits", 1), ("logits", 4)])
     }
     with tf.GradientTape() as tape:
         loss = BoundaryAttentionLoss()(HAND_LABELS[None], outputs)
@@ -237,9 +231,7 @@ def _adaptive_average_pool_reference(x, bins):
 @pytest.mark.parametrize("bins", [1, 2, 3, 6])
 def test_adaptive_average_pool_matches_the_cell_rule(bins):
     x = np.random.default_rng(bins).normal(size=(2, 5, 7, 3)).astype(np.float32)
-    np.testing.assert_allclose(
-        adaptive_average_pool(x, bins), _adaptive_average_pool_reference(x, bins), atol=1e-6
-    )
+    np.testing.assert_allclose(adaptive_average_pool(x, bins), _adaptive_average_pool_reference(x, bins), atol=1e-6)
 
 
 def test_pyramid_pooling_shapes_gradients_and_serialization():
@@ -437,9 +429,7 @@ def test_keras_applications_resnet101_weights_load(kind, keras_resnet101, tmp_pa
         ["conv1_conv", "conv2_block1_0_bn", "conv4_block23_2_conv", "conv5_block3_3_bn"],
     )
     images = np.random.default_rng(0).normal(scale=50, size=(1, 64, 64, 3)).astype(np.float32)
-    stage_outputs = [
-        keras_resnet101.get_layer(name).output for name in ("conv4_block23_out", "conv5_block3_out")
-    ]
+    stage_outputs = [keras_resnet101.get_layer(name).output for name in ("conv4_block23_out", "conv5_block3_out")]
     reference = keras.Model(keras_resnet101.input, stage_outputs)(images)
     np.testing.assert_allclose(dilated(images)["conv4"], reference[0], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(plain(images)["conv5"], reference[1], rtol=1e-5, atol=1e-5)
@@ -457,9 +447,7 @@ def test_resnet101_layers_are_keras_applications_layers(keras_resnet101):
 
 
 def test_defaults_are_the_papers():
-    defaults = {
-        name: parameter.default for name, parameter in inspect.signature(BASS).parameters.items()
-    }
+    defaults = {name: parameter.default for name, parameter in inspect.signature(BASS).parameters.items()}
     assert defaults["class_names"] == LAPA_CLASS_NAMES and len(LAPA_CLASS_NAMES) == 11
     assert defaults["input_size"] == 473 and defaults["depths"] == (3, 4, 23, 3)
     assert defaults["loss_weights"] == (1.0, 1.0, 1.0) and defaults["pyramid_bins"] == (1, 2, 3, 6)
@@ -480,7 +468,10 @@ def test_backbone_runs_at_output_stride_16(model):
     backbone_input = model.get_layer("imagenet_preprocessing").output
     features = model.get_layer("backbone")(backbone_input)
     assert {k: tuple(v.shape[1:3]) for k, v in features.items()} == {
-        "conv2": (16, 16), "conv3": (8, 8), "conv4": (4, 4), "conv5": (4, 4)
+        "conv2": (16, 16),
+        "conv3": (8, 8),
+        "conv4": (4, 4),
+        "conv5": (4, 4),
     }
     assert tuple(model.get_layer("pyramid_pooling").input.shape[1:3]) == (4, 4)
     assert tuple(model.get_layer("semantic_classifier").output.shape[1:3]) == (4, 4)
@@ -507,9 +498,7 @@ def test_prediction_is_the_boundary_attention_branch(model):
     expected = AlignedBilinearResize((64, 64))(branch(images))
     outputs = model(images)
     np.testing.assert_allclose(outputs["logits"], expected, rtol=1e-5, atol=1e-5)
-    np.testing.assert_array_equal(
-        outputs["labels"][0], np.argmax(np.array(outputs["probabilities"][0]), -1)
-    )
+    np.testing.assert_array_equal(outputs["labels"][0], np.argmax(np.array(outputs["probabilities"][0]), -1))
     assert not np.allclose(outputs["logits"], outputs["semantic_logits"])
 
 
@@ -527,14 +516,18 @@ def test_training_loss_is_the_boundary_attention_loss(model):
 
 def test_loss_arguments_reach_the_loss():
     model = BASS(
-        input_size=32, loss_weights=(2.0, 0.0, 0.5), alpha=1.0, boundary_radius=2,
-        balanced_boundary_loss=False, **TINY,
+        input_size=32,
+        loss_weights=(2.0, 0.0, 0.5),
+        alpha=1.0,
+        boundary_radius=2,
+        balanced_boundary_loss=False,
+        **TINY,
     )
     images, labels = zoo_checks.random_faces(model, seed=4)
     outputs = model(images.astype(np.float32))
-    expected = BoundaryAttentionLoss(
-        loss_weights=(2.0, 0.0, 0.5), alpha=1.0, radius=2, balanced=False
-    )(labels, _branch_outputs(outputs))
+    expected = BoundaryAttentionLoss(loss_weights=(2.0, 0.0, 0.5), alpha=1.0, radius=2, balanced=False)(
+        labels, _branch_outputs(outputs)
+    )
     actual = model.compute_loss(y=labels, y_pred=outputs)
     assert float(actual) == pytest.approx(float(expected), rel=1e-5)
 

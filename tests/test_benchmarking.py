@@ -10,8 +10,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from fake_datasets import write_helen
+
 from keras_stn_icnn import ICNNBaseline, STNiCNN, cli
 from keras_stn_icnn.benchmarking import (
     STAGES,
@@ -118,8 +118,13 @@ def test_random_training_batches_look_like_the_pipelines(tmp_path, stage):
     write_helen(tmp_path, {"exemplars.txt": list("ab")}, shape=(60, 90))
     examples = HelenReader(tmp_path, schema="stn_icnn").dataset("train")
     pipeline = stn_icnn_training_pipeline(
-        examples, batch_size=2, canvas_size=256, augmentation=None, copies=1,
-        with_parts=stage == "parts", with_canvas=stage == "joint",
+        examples,
+        batch_size=2,
+        canvas_size=256,
+        augmentation=None,
+        copies=1,
+        with_parts=stage == "parts",
+        with_canvas=stage == "joint",
     )
     real = next(iter(pipeline.dataset))
     random = random_stage_batch(stage, 2, canvas_size=256, image_size=128)
@@ -142,10 +147,19 @@ def _run_cli(argv):
 
 
 def test_benchmark_command_prints_every_table_against_the_stored_reference():
-    status, out, err = _run_cli([
-        "benchmark", "--runtimes", "keras", "--batch-sizes", "1,4", "--repeats", "1",
-        "--training-stages", "none",
-    ])
+    status, out, err = _run_cli(
+        [
+            "benchmark",
+            "--runtimes",
+            "keras",
+            "--batch-sizes",
+            "1,4",
+            "--repeats",
+            "1",
+            "--training-stages",
+            "none",
+        ]
+    )
     assert status == 0, err
     assert "float32 matmul rate:" in out
     assert "FLOPs per face" in out and "9.57 GFLOP" in out
@@ -160,11 +174,23 @@ def test_benchmark_command_prints_every_table_against_the_stored_reference():
 def test_benchmark_command_times_the_exported_runtimes(cli_exports, reference_checkpoint_path):
     exports, status, _ = cli_exports
     assert status == 0
-    status, out, err = _run_cli([
-        "benchmark", "--model", str(reference_checkpoint_path), "--exports", str(exports),
-        "--runtimes", "saved_model,litert,litert_float16,onnx", "--batch-sizes", "1", "--repeats", "1",
-        "--training-stages", "none",
-    ])
+    status, out, err = _run_cli(
+        [
+            "benchmark",
+            "--model",
+            str(reference_checkpoint_path),
+            "--exports",
+            str(exports),
+            "--runtimes",
+            "saved_model,litert,litert_float16,onnx",
+            "--batch-sizes",
+            "1",
+            "--repeats",
+            "1",
+            "--training-stages",
+            "none",
+        ]
+    )
     assert status == 0, err
     for runtime in ("saved_model", "litert", "litert_float16", "onnx"):
         assert f"| {runtime} | 1 |" in out

@@ -16,8 +16,9 @@ HELEN_TO_STN_ICNN = label_mapping("helen", "stn_icnn")
 
 def _views(seed):
     image, label = render_face(seed)
-    return stn_icnn_inputs(tf.constant(image), tf.constant(HELEN_TO_STN_ICNN[label]), with_parts=False,
-                           with_canvas=False)
+    return stn_icnn_inputs(
+        tf.constant(image), tf.constant(HELEN_TO_STN_ICNN[label]), with_parts=False, with_canvas=False
+    )
 
 
 @pytest.mark.parametrize("seed", [3, 17, 40])

@@ -44,7 +44,11 @@ def test_check_image_accepts_floats_in_range_only_when_asked():
     "image, error, message",
     [
         ("face.jpg", TypeError, "photo: expected a uint8 \\[H, W, 3\\] numpy array, got str"),
-        (np.zeros((4, 4), np.uint8), ValueError, r"photo: expected a uint8 \[H, W, 3\] \(RGB\) array, got shape \(4, 4\)"),
+        (
+            np.zeros((4, 4), np.uint8),
+            ValueError,
+            r"photo: expected a uint8 \[H, W, 3\] \(RGB\) array, got shape \(4, 4\)",
+        ),
         (np.zeros((0, 4, 3), np.uint8), ValueError, r"photo: the image is empty \(shape \(0, 4, 3\)\)"),
         (np.zeros((9, 4, 3), np.uint8), ValueError, "photo: 9x4 is larger than the model's 8x8 canvas"),
     ],

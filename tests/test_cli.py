@@ -21,9 +21,7 @@ def _python(*arguments, path=()):
     """Runs the package's Python in a fresh process, as a user's shell would: no TF_CPP_MIN_LOG_LEVEL."""
     env = {name: value for name, value in os.environ.items() if name != "TF_CPP_MIN_LOG_LEVEL"}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *map(str, path)])
-    return subprocess.run(
-        [sys.executable, *arguments], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300
-    )
+    return subprocess.run([sys.executable, *arguments], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
 
 
 def test_help_lists_the_commands_and_prints_no_tensorflow_log():
@@ -55,8 +53,14 @@ def test_building_the_parser_and_refusing_arguments_load_no_tensorflow():
 
 @pytest.mark.parametrize(
     "argv",
-    [["synthesize", "out"], ["export", "m.keras", "--out", "o"], ["parse", "a.jpg", "-o", "o", "--model", "m"],
-     ["benchmark"], ["train"], ["evaluate", "--model", "m", "--synthetic"]],
+    [
+        ["synthesize", "out"],
+        ["export", "m.keras", "--out", "o"],
+        ["parse", "a.jpg", "-o", "o", "--model", "m"],
+        ["benchmark"],
+        ["train"],
+        ["evaluate", "--model", "m", "--synthetic"],
+    ],
     ids=lambda argv: argv[0],
 )
 def test_every_command_takes_tf_log(argv):
@@ -129,8 +133,24 @@ def test_commands_quiet_tensorflow_unless_asked_not_to(
 
 def test_synthesize_writes_the_set_and_a_contact_sheet(tmp_path, capsys):
     sheet = tmp_path / "sheet.png"
-    status = main(["synthesize", str(tmp_path / "set"), "--num-train", "2", "--num-val", "1", "--num-test", "1",
-                   "--contact-sheet", str(sheet), "--sheet-columns", "2", "--sheet-count", "2"])
+    status = main(
+        [
+            "synthesize",
+            str(tmp_path / "set"),
+            "--num-train",
+            "2",
+            "--num-val",
+            "1",
+            "--num-test",
+            "1",
+            "--contact-sheet",
+            str(sheet),
+            "--sheet-columns",
+            "2",
+            "--sheet-count",
+            "2",
+        ]
+    )
     assert status == 0
     assert len(list((tmp_path / "set" / "images").glob("*.jpg"))) == 4
     picture = np.asarray(Image.open(sheet))

@@ -27,9 +27,7 @@ def test_every_weight_is_loaded_from_the_checkpoint(converted_model, checkpoint)
     fc = converted_model.get_layer("localizer").get_layer("fc")
     np.testing.assert_array_equal(fc.kernel, checkpoint["select_net"]["model_res.fc.weight"].T)
     norm = converted_model.get_layer("mouth_model").get_layer("head_norm_1")
-    np.testing.assert_array_equal(
-        norm.moving_variance, checkpoint["model2"]["model.3.last_con1_bnm.running_var"]
-    )
+    np.testing.assert_array_equal(norm.moving_variance, checkpoint["model2"]["model.3.last_con1_bnm.running_var"])
 
 
 def test_stage1_only_checkpoint_with_wrapper_prefixes(checkpoint):
@@ -46,7 +44,7 @@ def test_stage1_only_checkpoint_with_wrapper_prefixes(checkpoint):
 def test_shape_mismatch_names_the_key(checkpoint):
     state = dict(checkpoint["model2"])
     prefix = "model.3."
-    part = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    part = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
     with pytest.raises(WeightMappingError, match=r"key 'last_conv1.weight' of shape \(16, 8, 5, 5\)"):
         load_icnn_state_dict(ICNN(2), part)  # a mouth (4-class) model into a 2-class ICNN
 

@@ -12,8 +12,14 @@ STEPS, EPOCHS = 3, 4
 
 def compiled_model():
     keras.utils.set_random_seed(3)
-    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(8, activation="relu"),
-                              keras.layers.BatchNormalization(), keras.layers.Dense(2)])
+    model = keras.Sequential(
+        [
+            keras.Input((5,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dense(2),
+        ]
+    )
     model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse", metrics=["mae"], jit_compile=False)
     return model
 
@@ -49,10 +55,12 @@ class Recorder(keras.callbacks.Callback):
 def test_the_loop_trains_like_keras_fit_and_calls_the_same_callbacks():
     by_fit, by_loop = compiled_model(), compiled_model()
     fit_recorder, loop_recorder = Recorder(), Recorder()
-    fit_history = by_fit.fit(batches(), epochs=EPOCHS, steps_per_epoch=STEPS, shuffle=False, verbose=0,
-                             callbacks=[fit_recorder])
-    loop_history = fit_with_custom_loop(by_loop, batches(), epochs=EPOCHS, steps_per_epoch=STEPS, verbose=0,
-                                        callbacks=[loop_recorder])
+    fit_history = by_fit.fit(
+        batches(), epochs=EPOCHS, steps_per_epoch=STEPS, shuffle=False, verbose=0, callbacks=[fit_recorder]
+    )
+    loop_history = fit_with_custom_loop(
+        by_loop, batches(), epochs=EPOCHS, steps_per_epoch=STEPS, verbose=0, callbacks=[loop_recorder]
+    )
     assert loop_recorder.calls == fit_recorder.calls
     assert loop_history.history.keys() == fit_history.history.keys() == {"loss", "mae"}
     for name in fit_history.history:
@@ -66,8 +74,9 @@ def test_the_loop_trains_like_keras_fit_and_calls_the_same_callbacks():
 
 def test_a_resumed_loop_runs_only_the_remaining_epochs():
     model, recorder = compiled_model(), Recorder()
-    history = fit_with_custom_loop(model, batches(), epochs=EPOCHS, steps_per_epoch=STEPS, initial_epoch=3,
-                                   verbose=0, callbacks=[recorder])
+    history = fit_with_custom_loop(
+        model, batches(), epochs=EPOCHS, steps_per_epoch=STEPS, initial_epoch=3, verbose=0, callbacks=[recorder]
+    )
     assert len(history.history["loss"]) == 1
     assert [c for c in recorder.calls if c.startswith("epoch_begin")] == ["epoch_begin 3"]
     assert int(model.optimizer.iterations) == STEPS
@@ -75,18 +84,29 @@ def test_a_resumed_loop_runs_only_the_remaining_epochs():
 
 def test_the_loop_stops_when_a_callback_asks():
     model = compiled_model()
-    history = fit_with_custom_loop(model, batches(), epochs=EPOCHS, steps_per_epoch=STEPS, verbose=0,
-                                   callbacks=[keras.callbacks.TerminateOnNaN(),
-                                              keras.callbacks.LambdaCallback(
-                                                  on_epoch_end=lambda epoch, logs: setattr(model, "stop_training",
-                                                                                           epoch == 1))])
+    history = fit_with_custom_loop(
+        model,
+        batches(),
+        epochs=EPOCHS,
+        steps_per_epoch=STEPS,
+        verbose=0,
+        callbacks=[
+            keras.callbacks.TerminateOnNaN(),
+            keras.callbacks.LambdaCallback(
+                on_epoch_end=lambda epoch, logs: setattr(model, "stop_training", epoch == 1)
+            ),
+        ],
+    )
     assert len(history.history["loss"]) == 2
 
 
-@pytest.mark.parametrize("arguments, message", [
-    ({"steps_per_epoch": 0}, "steps_per_epoch must be a positive int, got 0"),
-    ({"initial_epoch": 5}, "need 0 <= initial_epoch <= epochs, got initial_epoch=5, epochs=4"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"steps_per_epoch": 0}, "steps_per_epoch must be a positive int, got 0"),
+        ({"initial_epoch": 5}, "need 0 <= initial_epoch <= epochs, got initial_epoch=5, epochs=4"),
+    ],
+)
 def test_bad_arguments_are_refused_by_name(arguments, message):
     settings = {"epochs": EPOCHS, "steps_per_epoch": STEPS, **arguments}
     with pytest.raises(ValueError, match=message):
@@ -120,8 +140,10 @@ def test_global_batch_norm_synchronises_every_nested_batch_norm_only_inside_the_
     with global_batch_norm(parser, TwoReplicas()):
         assert all(layer.synchronized for layer in norms)
     assert not any(layer.synchronized for layer in norms)
-    assert all(config["config"].get("synchronized") is not True
-               for config in _batch_norm_configs(parser.get_layer("stage1").get_config()))
+    assert all(
+        config["config"].get("synchronized") is not True
+        for config in _batch_norm_configs(parser.get_layer("stage1").get_config())
+    )
 
 
 def _batch_norm_configs(config):

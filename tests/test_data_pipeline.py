@@ -1,8 +1,8 @@
 """The STN-iCNN training input pipeline on a tiny HELEN-layout set."""
 
 import pytest
-
 from fake_datasets import write_helen
+
 from keras_stn_icnn.data import HelenReader
 from keras_stn_icnn.data.pipeline import stn_icnn_training_pipeline
 
@@ -39,8 +39,9 @@ def test_pipeline_is_reproducible_and_seeded(examples):
 
 
 def test_without_augmentation_each_face_appears_once(examples):
-    batches = collect(stn_icnn_training_pipeline(examples, batch_size=2, augmentation=None, with_canvas=False,
-                                                 with_parts=False))
+    batches = collect(
+        stn_icnn_training_pipeline(examples, batch_size=2, augmentation=None, with_canvas=False, with_parts=False)
+    )
     assert sum(len(b["theta"]) for b in batches) == 4
     with pytest.raises(ValueError, match="batch_size"):
         stn_icnn_training_pipeline(examples, batch_size=0)
@@ -52,8 +53,9 @@ def test_without_augmentation_each_face_appears_once(examples):
 
 def test_a_resumed_pipeline_yields_what_the_full_run_yields_from_that_epoch(examples):
     def stream(first_epoch):
-        pipeline = stn_icnn_training_pipeline(examples, batch_size=3, epochs=3, first_epoch=first_epoch,
-                                              with_canvas=False)
+        pipeline = stn_icnn_training_pipeline(
+            examples, batch_size=3, epochs=3, first_epoch=first_epoch, with_canvas=False
+        )
         assert pipeline.steps_per_epoch == 6  # 20 views, 2 left over every epoch
         return collect(pipeline)
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from fake_datasets import truncate, write_celebamask_hq, write_helen, write_lapa, write_lfw_pl
 from PIL import Image
 
-from fake_datasets import truncate, write_celebamask_hq, write_helen, write_lapa, write_lfw_pl
 from keras_stn_icnn.data import (
     BadDataWarning,
     CelebAMaskHQReader,
@@ -31,6 +31,7 @@ def assert_fails_naming(dataset, *fragments):
 
 # HELEN ---------------------------------------------------------------------------------------
 
+
 def test_helen_reads_every_split_exactly(tmp_path):
     written = write_helen(tmp_path)
     reader = HelenReader(tmp_path)
@@ -48,9 +49,9 @@ def test_helen_stn_icnn_schema_follows_the_authors_rule(tmp_path):
     write_helen(tmp_path, {"exemplars.txt": ["a"]}, shape=(4, 4))
     labels = tmp_path / "labels" / "a"
     maps = [np.zeros((4, 4), np.uint8) for _ in range(11)]
-    maps[1][:] = 255            # skin everywhere, fully
-    maps[6][0, 0] = 150         # a soft nose: argmax over 11 says skin, the authors' rule says nose
-    maps[6][0, 1] = 100         # too faint: background (255 - 100 > 100)
+    maps[1][:] = 255  # skin everywhere, fully
+    maps[6][0, 0] = 150  # a soft nose: argmax over 11 says skin, the authors' rule says nose
+    maps[6][0, 1] = 100  # too faint: background (255 - 100 > 100)
     for k, label_map in enumerate(maps):
         Image.fromarray(label_map).save(labels / f"a_lbl{k:02d}.png")
     (stn_label,) = [e["label"] for e in read_all(HelenReader(tmp_path, schema="stn_icnn").dataset("train"))]
@@ -131,6 +132,7 @@ def test_every_bad_example_skipped_is_counted(tmp_path):
 
 # LaPa ----------------------------------------------------------------------------------------
 
+
 def test_lapa_labels_and_landmarks(tmp_path):
     written = write_lapa(tmp_path)
     examples = read_all(LapaReader(tmp_path).dataset("train"))
@@ -161,6 +163,7 @@ def test_lapa_to_stn_icnn_schema(tmp_path):
 
 
 # CelebAMask-HQ -------------------------------------------------------------------------------
+
 
 def test_celebamask_hq_official_split_paints_masks_in_order(tmp_path):
     labels = write_celebamask_hq(tmp_path)
@@ -207,6 +210,7 @@ def test_celebamask_hq_bad_data(tmp_path):
 
 # LFW-PL --------------------------------------------------------------------------------------
 
+
 def test_lfw_pl_labels_from_colours(tmp_path):
     written = write_lfw_pl(tmp_path)
     examples = read_all(LfwPartLabelsReader(tmp_path).dataset("train"))
@@ -222,15 +226,16 @@ def test_lfw_pl_unknown_colour_is_an_error(tmp_path):
     ground_truth = np.asarray(Image.open(path)).copy()
     ground_truth[2, 3] = (255, 255, 0)
     Image.fromarray(ground_truth).save(path)
-    assert_fails_naming(LfwPartLabelsReader(tmp_path).dataset("val"), "unknown class colour (255, 255, 0)",
-                        "Bo_Ma_0001.ppm")
+    assert_fails_naming(
+        LfwPartLabelsReader(tmp_path).dataset("val"), "unknown class colour (255, 255, 0)", "Bo_Ma_0001.ppm"
+    )
 
 
 # The synthetic set, end to end through the HELEN reader --------------------------------------
 
+
 def test_synthetic_set_reads_back_through_the_helen_reader(tmp_path):
-    root = generate_synthetic_helen(tmp_path / "synthetic", num_train=2, num_val=1, num_test=1, seed=3,
-                                    progress=False)
+    root = generate_synthetic_helen(tmp_path / "synthetic", num_train=2, num_val=1, num_test=1, seed=3, progress=False)
     for split, indices in {"train": [0, 1], "val": [2], "test": [3]}.items():
         examples = read_all(HelenReader(root).dataset(split))
         assert len(examples) == len(indices)

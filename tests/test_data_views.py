@@ -3,18 +3,26 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from numpy_reference import resize_bilinear_align_corners
 
 from keras_stn_icnn.data import AugmentationConfig, augment, expand_with_augmentation, ground_truth_theta
 from keras_stn_icnn.data.augment import choose_operations
 from keras_stn_icnn.data.stn_icnn_inputs import stn_icnn_inputs
 from keras_stn_icnn.ops import crop
 from keras_stn_icnn.ops.centroids import class_centroids, label_centroids, part_centres
-from numpy_reference import resize_bilinear_align_corners
 
 CANVAS = 1024
 # (class id, centre row, centre col) of a face on a 300 x 420 image, all nine classes present.
-PARTS = [(1, 100, 110), (2, 100, 300), (3, 140, 112), (4, 140, 305), (5, 200, 207), (6, 250, 200), (7, 258, 204),
-         (8, 266, 200)]
+PARTS = [
+    (1, 100, 110),
+    (2, 100, 300),
+    (3, 140, 112),
+    (4, 140, 305),
+    (5, 200, 207),
+    (6, 250, 200),
+    (7, 258, 204),
+    (8, 266, 200),
+]
 
 
 def face_label(shape=(300, 420), skip=()):
@@ -103,8 +111,20 @@ def test_soft_and_hard_centroids_agree_and_batch():
 
 # Augmentation -----------------------------------------------------------------------------------
 
-PALETTE = np.array([[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [255, 0, 255], [0, 255, 255],
-                    [128, 128, 128], [255, 128, 0]], np.uint8)
+PALETTE = np.array(
+    [
+        [0, 0, 0],
+        [255, 0, 0],
+        [0, 255, 0],
+        [0, 0, 255],
+        [255, 255, 0],
+        [255, 0, 255],
+        [0, 255, 255],
+        [128, 128, 128],
+        [255, 128, 0],
+    ],
+    np.uint8,
+)
 
 
 @pytest.mark.parametrize("count", [0, 1, 2, 3, 4])
@@ -140,9 +160,10 @@ def test_rotation_keeps_distances_and_stays_within_15_degrees():
     label[100, 150 + 80] = 1  # 80 px right of the centre (150, 100)
     angles = []
     for seed in range(20):
-        _, out = augment(np.zeros((201, 301, 3), np.uint8), label, tf.constant([True, False, False, False]),
-                         tf.constant([seed, 1]))
-        (row, col), = np.argwhere(out.numpy() == 1)
+        _, out = augment(
+            np.zeros((201, 301, 3), np.uint8), label, tf.constant([True, False, False, False]), tf.constant([seed, 1])
+        )
+        ((row, col),) = np.argwhere(out.numpy() == 1)
         assert abs(np.hypot(row - 100, col - 150) - 80) < 1.0
         angles.append(np.degrees(np.arctan2(row - 100, col - 150)))
     assert max(np.abs(angles)) <= 15.5 and np.ptp(angles) > 10
@@ -187,7 +208,9 @@ def test_expansion_redraws_each_epoch_only_when_asked():
 
 
 def test_expansion_arguments_are_checked():
-    dataset = tf.data.Dataset.from_tensors({"image": tf.zeros([4, 4, 3], tf.uint8), "label": tf.zeros([4, 4], tf.uint8)})
+    dataset = tf.data.Dataset.from_tensors(
+        {"image": tf.zeros([4, 4, 3], tf.uint8), "label": tf.zeros([4, 4], tf.uint8)}
+    )
     with pytest.raises(ValueError, match="copies must be 1-5"):
         expand_with_augmentation(dataset, copies=6)
     with pytest.raises(ValueError, match="scale_range"):
@@ -195,6 +218,7 @@ def test_expansion_arguments_are_checked():
 
 
 # STN-iCNN views ----------------------------------------------------------------------------------
+
 
 def test_part_crops_are_the_canvas_crops_at_ground_truth_theta():
     rng = np.random.default_rng(0)
@@ -206,8 +230,16 @@ def test_part_crops_are_the_canvas_crops_at_ground_truth_theta():
     for mode in ("nearest", "bilinear"):
         crops = crop(canvas, views["theta"][tf.newaxis], 81, mode=mode)[0]
         np.testing.assert_array_equal(crops.numpy(), views["part_images"].numpy())
-    label_crops = crop(tf.cast(views["canvas_label"][tf.newaxis, ..., tf.newaxis], tf.float32),
-                       views["theta"][tf.newaxis], 81, mode="nearest")[0, ..., 0].numpy().astype(np.uint8)
+    label_crops = (
+        crop(
+            tf.cast(views["canvas_label"][tf.newaxis, ..., tf.newaxis], tf.float32),
+            views["theta"][tf.newaxis],
+            81,
+            mode="nearest",
+        )[0, ..., 0]
+        .numpy()
+        .astype(np.uint8)
+    )
     mouth = views["part_labels"].numpy()[5]
     np.testing.assert_array_equal(mouth, np.select([label_crops[5] == c for c in (6, 7, 8)], [1, 2, 3], 0))
     np.testing.assert_array_equal(views["part_labels"].numpy()[0], (label_crops[0] == 1).astype(np.uint8))

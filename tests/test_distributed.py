@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from fake_datasets import write_helen
 
 SCRIPT = Path(__file__).with_name("distributed_script.py")
@@ -54,8 +53,12 @@ def two_devices(tmp_path_factory, data):
     """One process, MirroredStrategy over two logical CPU devices (Keras fit): its report."""
     folder = tmp_path_factory.mktemp("two_devices")
     out = folder / "report.json"
-    subprocess.run([sys.executable, str(SCRIPT), "two-devices", str(data), str(folder / "run"), str(out)],
-                   env=environment(), check=True, timeout=600)
+    subprocess.run(
+        [sys.executable, str(SCRIPT), "two-devices", str(data), str(folder / "run"), str(out)],
+        env=environment(),
+        check=True,
+        timeout=600,
+    )
     return json.loads(out.read_text())
 
 
@@ -85,7 +88,9 @@ def test_two_workers_on_localhost_end_with_identical_weights(tmp_path, data, two
         log = open(tmp_path / f"worker-{index}.log", "w")
         process = subprocess.Popen(
             [sys.executable, str(SCRIPT), "worker", str(data), str(tmp_path / "run"), str(out)],
-            env=environment(TF_CONFIG=tf_config), stdout=log, stderr=subprocess.STDOUT,
+            env=environment(TF_CONFIG=tf_config),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         workers.append((process, out, log))
     for process, _, log in workers:

@@ -22,7 +22,9 @@ MODULES = sorted(info.name for info in pkgutil.walk_packages(keras_stn_icnn.__pa
 def test_the_walk_finds_the_whole_package():
     # A package whose __init__ failed to import would hide its modules from the walk.
     assert len(MODULES) > 100
-    assert {"keras_stn_icnn.models.zoo", "keras_stn_icnn.data.synthetic.generator", "keras_stn_icnn.cli"} <= set(MODULES)
+    assert {"keras_stn_icnn.models.zoo", "keras_stn_icnn.data.synthetic.generator", "keras_stn_icnn.cli"} <= set(
+        MODULES
+    )
 
 
 @pytest.mark.parametrize("name", MODULES)

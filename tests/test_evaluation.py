@@ -1,8 +1,8 @@
 """Loading saved parsers and scoring them on a set; the evaluate example end to end."""
 
+import re
 import subprocess
 import sys
-import re
 from pathlib import Path
 
 import keras
@@ -13,9 +13,9 @@ import tensorflow as tf
 from keras_stn_icnn import STNiCNN
 from keras_stn_icnn.cli import main
 from keras_stn_icnn.evaluation import EvaluationResult, evaluate_parser
-from keras_stn_icnn.models.loading import load_parser
 from keras_stn_icnn.export import serving_archive
 from keras_stn_icnn.metrics import PAPER_F1_GROUPS
+from keras_stn_icnn.models.loading import load_parser
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "evaluate.py"
 
@@ -209,8 +209,19 @@ def test_evaluate_command_on_a_tiny_synthetic_set(tiny_saved_model, tmp_path, ca
     # Any parser will do here; the tiny SavedModel keeps the test quick (an STNiCNN is traced in ~10 s).
     path, _ = tiny_saved_model
     status = main(
-        ["evaluate", "--model", str(path), "--synthetic", "--seed", "3", "--num", "3", "--cache-dir", str(tmp_path),
-         "--tf-log"]
+        [
+            "evaluate",
+            "--model",
+            str(path),
+            "--synthetic",
+            "--seed",
+            "3",
+            "--num",
+            "3",
+            "--cache-dir",
+            str(tmp_path),
+            "--tf-log",
+        ]
     )
     out = capsys.readouterr().out
     assert status == 0, out

@@ -80,9 +80,19 @@ def test_export_command_writes_every_format_and_prints_its_parity(exports):
 
 def _saved_model_cli(saved_model, signature, inputs_npy, outdir):
     command = [
-        str(Path(sys.executable).with_name("saved_model_cli")), "run", "--dir", str(saved_model),
-        "--tag_set", "serve", "--signature_def", signature, "--inputs", inputs_npy,
-        "--outdir", str(outdir), "--overwrite",
+        str(Path(sys.executable).with_name("saved_model_cli")),
+        "run",
+        "--dir",
+        str(saved_model),
+        "--tag_set",
+        "serve",
+        "--signature_def",
+        signature,
+        "--inputs",
+        inputs_npy,
+        "--outdir",
+        str(outdir),
+        "--overwrite",
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -92,16 +102,15 @@ def _saved_model_cli(saved_model, signature, inputs_npy, outdir):
 def test_session_loader_serves_uint8_images_like_keras(exports, photo, keras_outputs, tmp_path):
     out, _, _ = exports
     np.save(tmp_path / "images.npy", photo[np.newaxis])
-    outputs = _saved_model_cli(out / "stn_icnn" / "1", "serving_default", f"images={tmp_path / 'images.npy'}",
-                               tmp_path / "out")
+    outputs = _saved_model_cli(
+        out / "stn_icnn" / "1", "serving_default", f"images={tmp_path / 'images.npy'}", tmp_path / "out"
+    )
     assert outputs["labels"].dtype == np.uint8
     assert _agreement(outputs["labels"], keras_outputs["labels"]) >= 0.999
     np.testing.assert_allclose(outputs["probabilities"], keras_outputs["probabilities"], atol=1e-5)
 
 
-def test_session_loader_serves_encoded_photos_of_different_sizes(
-    exports, photo, converted_model, tmp_path
-):
+def test_session_loader_serves_encoded_photos_of_different_sizes(exports, photo, converted_model, tmp_path):
     out, _, _ = exports
     small = photo[100:400, 50:450]
     files = []
@@ -110,8 +119,9 @@ def test_session_loader_serves_encoded_photos_of_different_sizes(
         Image.fromarray(image).save(buffer, format="PNG")  # lossless: decoding gives the same pixels
         files.append(buffer.getvalue())
     np.save(tmp_path / "encoded.npy", np.array(files, dtype=object), allow_pickle=True)
-    outputs = _saved_model_cli(out / "stn_icnn" / "1", "serve_bytes", f"encoded={tmp_path / 'encoded.npy'}",
-                               tmp_path / "out")
+    outputs = _saved_model_cli(
+        out / "stn_icnn" / "1", "serve_bytes", f"encoded={tmp_path / 'encoded.npy'}", tmp_path / "out"
+    )
     np.testing.assert_array_equal(outputs["image_size"], [[600, 512], [300, 400]])
     assert outputs["labels"].shape == (2, 600, 512)
     runner = KerasRunner(converted_model)
@@ -183,7 +193,7 @@ def test_a_users_own_models_config_is_left_alone(tmp_path):
     (tmp_path / "stn_icnn" / "3").mkdir(parents=True)
     written = write_models_config(tmp_path)
     assert written.read_text().startswith(GENERATED_MARKER) and '"stn_icnn"' in written.read_text()
-    mine = "model_config_list { config { name: \"mine\" base_path: \"/srv/mine\" model_platform: \"tensorflow\" } }\n"
+    mine = 'model_config_list { config { name: "mine" base_path: "/srv/mine" model_platform: "tensorflow" } }\n'
     written.write_text(mine)
     assert write_models_config(tmp_path) is None
     assert written.read_text() == mine

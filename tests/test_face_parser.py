@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scenes import detectable_faces, inside, scene
 
 from keras_stn_icnn.data.synthetic import PHOTO_SIZE, render_face
 from keras_stn_icnn.inference import (
@@ -22,7 +23,6 @@ from keras_stn_icnn.inference import (
     read_photo,
 )
 from keras_stn_icnn.inference.detection import _SkipWhenNoCandidates
-from scenes import detectable_faces, inside, scene
 
 FACES_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "faces"
 UNIT_FRAMING = Framing(2.0, (0.0, 0.0), (8, 64))

@@ -22,10 +22,14 @@ BLOB = 127  # pixels of a full-size blob: the scaled centroids are multiples of 
 # 128-grid centres (y, x) of 3x3 blobs of each class, roughly where a face puts them, at
 # positions where other grid-to-image rules would floor to other pixels (checked below).
 CLASS_CENTRES = {
-    1: (40, 40), 2: (40, 90),  # eyebrows
-    3: (55, 40), 4: (55, 90),  # eyes
+    1: (40, 40),
+    2: (40, 90),  # eyebrows
+    3: (55, 40),
+    4: (55, 90),  # eyes
     5: (82, 63),  # nose
-    6: (94, 63), 7: (102, 66), 8: (111, 60),  # upper lip, inner mouth, lower lip
+    6: (94, 63),
+    7: (102, 66),
+    8: (111, 60),  # upper lip, inner mouth, lower lip
 }
 CASES = {
     "all parts": (),
@@ -138,8 +142,10 @@ def test_missing_parts_follow_the_stated_rule():
     complete, no_brow, no_face = _centroid_theta([(), (1,), tuple(CLASS_CENTRES)])
     centres = _canvas_centres(complete)  # floored canvas centres of all six parts
     top, left = (CANVAS - HEIGHT) // 2, (CANVAS - WIDTH) // 2
-    scaled = {c: (y * (HEIGHT - 1) / (GRID - 1) + top, x * (WIDTH - 1) / (GRID - 1) + left)
-              for c, (y, x) in CLASS_CENTRES.items()}
+    scaled = {
+        c: (y * (HEIGHT - 1) / (GRID - 1) + top, x * (WIDTH - 1) / (GRID - 1) + left)
+        for c, (y, x) in CLASS_CENTRES.items()
+    }
     np.testing.assert_allclose(centres[0], np.floor(scaled[1]), atol=1e-3)
     # The mouth is the mean of its three classes.
     np.testing.assert_allclose(centres[5], np.floor(np.mean([scaled[c] for c in (6, 7, 8)], 0)), atol=1e-3)
@@ -196,8 +202,12 @@ def test_baseline_outputs_for_a_300x200_image(baseline):
     assert tuple(outputs["stage1_logits"].shape) == (2, GRID, GRID, 9)
     assert tuple(outputs["theta"].shape) == (2, 6, 2, 3)
     assert {k: tuple(v.shape) for k, v in outputs["part_logits"].items()} == {
-        "eyebrow1": (2, 81, 81, 2), "eyebrow2": (2, 81, 81, 2), "eye1": (2, 81, 81, 2),
-        "eye2": (2, 81, 81, 2), "nose": (2, 81, 81, 2), "mouth": (2, 81, 81, 4),
+        "eyebrow1": (2, 81, 81, 2),
+        "eyebrow2": (2, 81, 81, 2),
+        "eye1": (2, 81, 81, 2),
+        "eye2": (2, 81, 81, 2),
+        "nose": (2, 81, 81, 2),
+        "mouth": (2, 81, 81, 4),
     }
     assert tuple(outputs["probabilities"].shape) == (2, HEIGHT, WIDTH, 9)
     assert outputs["labels"].dtype == tf.uint8 and tuple(outputs["labels"].shape) == (2, HEIGHT, WIDTH)
@@ -246,9 +256,7 @@ def test_from_stn_icnn_copies_stage1_and_part_weights(shared):
         for ours, theirs in zip(baseline.get_layer(name).weights, stn.get_layer(name).weights):
             np.testing.assert_array_equal(ours, theirs, err_msg=f"{name}: {ours.path}")
     stage1_input = np.random.default_rng(5).random((1, GRID, GRID, 3)).astype(np.float32)
-    np.testing.assert_array_equal(
-        baseline.get_layer("stage1")(stage1_input), stn.get_layer("stage1")(stage1_input)
-    )
+    np.testing.assert_array_equal(baseline.get_layer("stage1")(stage1_input), stn.get_layer("stage1")(stage1_input))
     # Copied, not shared.
     baseline.get_layer("stage1").weights[0].assign(tf.zeros_like(baseline.get_layer("stage1").weights[0]))
     assert np.any(np.asarray(stn.get_layer("stage1").weights[0]) != 0)

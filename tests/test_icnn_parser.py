@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 import zoo_checks
+
 from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
 from keras_stn_icnn.models.icnn import ICNN, ICNNParser
 

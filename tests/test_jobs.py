@@ -7,15 +7,46 @@ import re
 import numpy as np
 import pytest
 import tensorflow as tf
-
-from keras_stn_icnn.jobs import run_training_job
 from tiny_training import TINY_RECIPE
 
-TINY = ["--canvas-size", "128", "--copies", "2", "--verbose", "0",
-        "--stage1-epochs", "1", "--localizer-epochs", "1", "--parts-epochs", "1", "--joint-epochs", "1",
-        "--stage1-batch-size", "4", "--localizer-batch-size", "4", "--parts-batch-size", "4",
-        "--joint-batch-size", "4", "--stage1-lr", "0.002", "--localizer-lr", "0.002", "--parts-lr", "0.002",
-        "--lr1", "0.001", "--lr2", "0.001", "--lr3", "0.001"]
+from keras_stn_icnn.jobs import run_training_job
+
+TINY = [
+    "--canvas-size",
+    "128",
+    "--copies",
+    "2",
+    "--verbose",
+    "0",
+    "--stage1-epochs",
+    "1",
+    "--localizer-epochs",
+    "1",
+    "--parts-epochs",
+    "1",
+    "--joint-epochs",
+    "1",
+    "--stage1-batch-size",
+    "4",
+    "--localizer-batch-size",
+    "4",
+    "--parts-batch-size",
+    "4",
+    "--joint-batch-size",
+    "4",
+    "--stage1-lr",
+    "0.002",
+    "--localizer-lr",
+    "0.002",
+    "--parts-lr",
+    "0.002",
+    "--lr1",
+    "0.001",
+    "--lr2",
+    "0.001",
+    "--lr3",
+    "0.001",
+]
 """The command-line form of tiny_training.TINY_RECIPE."""
 
 
@@ -24,8 +55,15 @@ def test_the_job_evaluates_three_models_and_exports_after_the_stages(tmp_path, t
     # the job finds each one done, loads it, then evaluates, saves and exports as after training.
     run_dir = trained_run.copy_to(tmp_path / "run")
     (tmp_path / "saved" / "stn_icnn" / "1").mkdir(parents=True)  # an earlier export stays untouched
-    args = ["--data-dir", str(trained_run.data_dir), "--run-dir", str(run_dir),
-            "--export-dir", str(tmp_path / "saved"), *TINY]
+    args = [
+        "--data-dir",
+        str(trained_run.data_dir),
+        "--run-dir",
+        str(run_dir),
+        "--export-dir",
+        str(tmp_path / "saved"),
+        *TINY,
+    ]
     assert run_training_job(args) == 0
     out = capsys.readouterr().out
     assert out.count("already done") == 4
@@ -51,9 +89,28 @@ def test_the_job_evaluates_three_models_and_exports_after_the_stages(tmp_path, t
 
 
 def test_with_no_data_dir_the_synthetic_set_is_generated_and_used(tmp_path, capsys):
-    args = ["--synthetic-dir", str(tmp_path / "synthetic"), "--num-train", "2", "--num-val", "0", "--num-test", "1",
-            "--run-dir", str(tmp_path / "run"), "--stop-after", "stage1", "--stage1-batch-size", "2",
-            "--stage1-epochs", "1", "--copies", "1", "--verbose", "0"]
+    args = [
+        "--synthetic-dir",
+        str(tmp_path / "synthetic"),
+        "--num-train",
+        "2",
+        "--num-val",
+        "0",
+        "--num-test",
+        "1",
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--stop-after",
+        "stage1",
+        "--stage1-batch-size",
+        "2",
+        "--stage1-epochs",
+        "1",
+        "--copies",
+        "1",
+        "--verbose",
+        "0",
+    ]
     assert run_training_job(args) == 0
     out = capsys.readouterr().out
     assert "recipe synthetic on synthetic" in out and "stopped after stage1" in out
@@ -69,9 +126,32 @@ def test_bad_arguments_are_refused_with_the_value(tmp_path, capsys):
 
 
 def test_the_job_trains_a_single_pass_model_in_one_fit_then_evaluates_saves_and_exports(tmp_path, capsys):
-    args = ["--model", "icnn", "--synthetic-dir", str(tmp_path / "synthetic"), "--num-train", "2", "--num-val", "1",
-            "--num-test", "1", "--run-dir", str(tmp_path / "run"), "--export-dir", str(tmp_path / "saved"),
-            "--input-size", "32", "--epochs", "1", "--batch-size", "2", "--copies", "1", "--verbose", "0"]
+    args = [
+        "--model",
+        "icnn",
+        "--synthetic-dir",
+        str(tmp_path / "synthetic"),
+        "--num-train",
+        "2",
+        "--num-val",
+        "1",
+        "--num-test",
+        "1",
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--export-dir",
+        str(tmp_path / "saved"),
+        "--input-size",
+        "32",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "2",
+        "--copies",
+        "1",
+        "--verbose",
+        "0",
+    ]
     assert run_training_job(args) == 0
     out = capsys.readouterr().out
     assert "icnn schedule on synthetic" in out and "=== icnn on the test split ===" in out

@@ -8,10 +8,28 @@ import pytest
 from keras_stn_icnn.labels import SCHEMAS, get_schema, label_mapping
 
 SHARED_WITH_HELEN = {
-    "stn_icnn": ["left_eyebrow", "right_eyebrow", "left_eye", "right_eye", "nose", "upper_lip", "inner_mouth",
-                 "lower_lip"],
-    "lapa": ["skin", "left_eyebrow", "right_eyebrow", "left_eye", "right_eye", "nose", "upper_lip", "inner_mouth",
-             "lower_lip", "hair"],
+    "stn_icnn": [
+        "left_eyebrow",
+        "right_eyebrow",
+        "left_eye",
+        "right_eye",
+        "nose",
+        "upper_lip",
+        "inner_mouth",
+        "lower_lip",
+    ],
+    "lapa": [
+        "skin",
+        "left_eyebrow",
+        "right_eyebrow",
+        "left_eye",
+        "right_eye",
+        "nose",
+        "upper_lip",
+        "inner_mouth",
+        "lower_lip",
+        "hair",
+    ],
 }
 
 

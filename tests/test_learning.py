@@ -20,8 +20,7 @@ EPOCHS = 8
 
 
 def test_stage1_learns_eight_faces(tmp_path):
-    root = generate_synthetic_helen(tmp_path / "faces", num_train=FACES, num_val=0, num_test=0, seed=11,
-                                    progress=False)
+    root = generate_synthetic_helen(tmp_path / "faces", num_train=FACES, num_val=0, num_test=0, seed=11, progress=False)
     recipe = SYNTHETIC_RECIPE.replace(stage1=StageSettings(EPOCHS, 4, 0.002), augmentation=None)
     trainer = StageTrainer(tmp_path / "run", recipe, verbose=0)
     trainer.train(HelenReader(root, schema="stn_icnn").dataset("train").repeat(REPEATS), stages=["stage1"])

@@ -33,8 +33,15 @@ BG, BROW1, BROW2, EYE1, EYE2, NOSE, ULIP, IMOUTH, LLIP = range(9)
 
 def test_class_ids_used_here_match_the_label_schema():
     assert STN_ICNN_CLASS_NAMES == (
-        "background", "left_eyebrow", "right_eyebrow", "left_eye", "right_eye",
-        "nose", "upper_lip", "inner_mouth", "lower_lip",
+        "background",
+        "left_eyebrow",
+        "right_eyebrow",
+        "left_eye",
+        "right_eye",
+        "nose",
+        "upper_lip",
+        "inner_mouth",
+        "lower_lip",
     )
 
 
@@ -125,7 +132,14 @@ def test_accumulated_f1_differs_from_the_mean_of_per_image_f1():
 
 def test_groups_are_the_papers_in_its_order_and_overall_is_merged_foreground():
     assert list(PAPER_F1_GROUPS) == [
-        "eyes", "brows", "nose", "inner mouth", "upper lip", "lower lip", "mouth", "overall"
+        "eyes",
+        "brows",
+        "nose",
+        "inner mouth",
+        "upper lip",
+        "lower lip",
+        "mouth",
+        "overall",
     ]
     named = {group: {STN_ICNN_CLASS_NAMES[i] for i in ids} for group, ids in PAPER_F1_GROUPS.items()}
     assert named["eyes"] == {"left_eye", "right_eye"}
@@ -281,8 +295,12 @@ _DISTRIBUTED = textwrap.dedent(
 def test_keras_metric_sums_replicas_under_mirrored_strategy():
     # Logical devices must be set before TensorFlow starts, so this runs in a fresh process.
     root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
-           "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "KERAS_BACKEND": "tensorflow",
+    }
     completed = subprocess.run(
         [sys.executable, "-c", _DISTRIBUTED], capture_output=True, text=True, env=env, timeout=300
     )

@@ -34,7 +34,12 @@ def test_stn_icnn_outputs_at_the_image_resolution(small_model):
     assert tuple(outputs["stage1_logits"].shape) == (2, 128, 128, 9)
     assert tuple(outputs["theta"].shape) == (2, 6, 2, 3)
     assert {k: tuple(v.shape)[-1] for k, v in outputs["part_logits"].items()} == {
-        "eyebrow1": 2, "eyebrow2": 2, "eye1": 2, "eye2": 2, "nose": 2, "mouth": 4,
+        "eyebrow1": 2,
+        "eyebrow2": 2,
+        "eye1": 2,
+        "eye2": 2,
+        "nose": 2,
+        "mouth": 4,
     }
     assert tuple(outputs["probabilities"].shape) == (2, 300, 220, 9)
     np.testing.assert_allclose(
@@ -92,16 +97,19 @@ def test_config_round_trip_gives_identical_outputs(small_model):
     np.testing.assert_array_equal(clone(images)["probabilities"], small_model(images)["probabilities"])
 
 
-@pytest.mark.parametrize("model_class, arguments", [
-    (ICNN, {"num_classes": 4, "filters": (4, 8, 12, 16)}),
-    (VGG9Localizer, {"filters": (4,) * 8}),
-    (ResNet18Localizer, {}),
-])
+@pytest.mark.parametrize(
+    "model_class, arguments",
+    [
+        (ICNN, {"num_classes": 4, "filters": (4, 8, 12, 16)}),
+        (VGG9Localizer, {"filters": (4,) * 8}),
+        (ResNet18Localizer, {}),
+    ],
+)
 def test_sub_models_save_and_load(tmp_path, model_class, arguments):
     model = model_class(**arguments)
-    inputs = np.random.default_rng(5).random(
-        (1, 81, 81, 3) if model_class is ICNN else (1, 128, 128, 9)
-    ).astype(np.float32)
+    inputs = (
+        np.random.default_rng(5).random((1, 81, 81, 3) if model_class is ICNN else (1, 128, 128, 9)).astype(np.float32)
+    )
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)

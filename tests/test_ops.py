@@ -1,11 +1,11 @@
 """The pure ops against the authors' PyTorch outputs and a plain-NumPy reading."""
 
 import numpy as np
+import numpy_reference
 import pytest
 import tensorflow as tf
-
-import numpy_reference
 from conftest import nhwc, relative_error
+
 from keras_stn_icnn import ops
 
 
@@ -59,7 +59,10 @@ def test_crop_matches_numpy_reference_on_a_canvas(mode):
     offset = ((64 - 30) // 2, (48 - 20) // 2)
     theta = np.array([[0.213, 0.031, -0.107], [-0.023, 0.187, 0.151]], np.float32)
     crops = ops.crop(
-        tf.constant(image[None]), tf.constant(theta[None, None]), (11, 13), mode=mode,
+        tf.constant(image[None]),
+        tf.constant(theta[None, None]),
+        (11, 13),
+        mode=mode,
         frame_size=frame,
     )
     expected = numpy_reference.grid_sample(image, theta, 11, 13, mode, frame=frame, offset=offset)
@@ -82,9 +85,7 @@ def test_crop_at_integer_centres_is_plain_slicing(dtype, window, frame):
         left,
     ]
     theta = ops.theta_from_centres(tf.constant(centres[None], tf.float32), window, canvas.shape[:2])
-    crops = ops.crop(
-        tf.cast(tf.constant(image[None]), tf.float32), theta, window, frame_size=frame
-    )[0].numpy()
+    crops = ops.crop(tf.cast(tf.constant(image[None]), tf.float32), theta, window, frame_size=frame)[0].numpy()
     padded = np.pad(canvas, ((half, half), (half, half), (0, 0)))
     for crop, (cy, cx) in zip(crops, centres):
         expected = padded[cy : cy + window, cx : cx + window].astype(np.float32)
@@ -109,9 +110,7 @@ def test_axis_aligned_paste_equals_the_general_one(crop_reference):
     for fill in (0.0, 1.0):
         for region in (None, (37, 51, 120, 200)):
             general = ops.paste(patches, theta, (200, 300), region=region, fill_value=fill)
-            fast = ops.paste(
-                patches, theta, (200, 300), region=region, fill_value=fill, axis_aligned=True
-            )
+            fast = ops.paste(patches, theta, (200, 300), region=region, fill_value=fill, axis_aligned=True)
             assert np.array_equal(general.numpy(), fast.numpy())
 
 
@@ -133,7 +132,8 @@ def test_paste_puts_a_crop_back_where_it_came_from():
 def test_theta_from_centres_and_inverse():
     theta = ops.theta_from_centres(tf.constant([[511.0, 300.0]]), 81, (1024, 1024))
     np.testing.assert_allclose(
-        theta.numpy()[0], [[80 / 1023, 0, -1 + 600 / 1023], [0, 80 / 1023, -1 + 1022 / 1023]],
+        theta.numpy()[0],
+        [[80 / 1023, 0, -1 + 600 / 1023], [0, 80 / 1023, -1 + 1022 / 1023]],
         rtol=1e-6,
     )
     general = tf.constant([[0.3, 0.1, 0.2], [-0.05, 0.4, -0.1]])
@@ -153,9 +153,7 @@ def test_crop_centres_read_back_the_centres_of_any_theta():
 
 def test_normalized_positions_match_linspace():
     for size in (1, 2, 3, 81, 1024):
-        np.testing.assert_allclose(
-            ops.normalized_positions(size).numpy(), numpy_reference.linspace(size), atol=1e-7
-        )
+        np.testing.assert_allclose(ops.normalized_positions(size).numpy(), numpy_reference.linspace(size), atol=1e-7)
 
 
 @pytest.mark.parametrize("size", [(128, 128), (81, 81), (41, 41), (21, 20), (11, 11), (7, 5)])
@@ -165,9 +163,10 @@ def test_max_pool_pads_both_sides_like_pytorch(size):
     np.testing.assert_array_equal(pooled, numpy_reference.max_pool_3x3_stride2(x))
 
 
-@pytest.mark.parametrize("source, target", [((11, 11), (21, 21)), ((21, 21), (41, 41)),
-                                            ((41, 41), (81, 81)), ((16, 16), (32, 32)),
-                                            ((5, 7), (9, 13))])
+@pytest.mark.parametrize(
+    "source, target",
+    [((11, 11), (21, 21)), ((21, 21), (41, 41)), ((41, 41), (81, 81)), ((16, 16), (32, 32)), ((5, 7), (9, 13))],
+)
 def test_nearest_resize_uses_pytorch_index_rule(source, target):
     x = np.random.default_rng(5).normal(size=(*source, 2)).astype(np.float32)
     resized = ops.resize_nearest(tf.constant(x[None]), target)[0].numpy()
@@ -177,9 +176,7 @@ def test_nearest_resize_uses_pytorch_index_rule(source, target):
 def test_bilinear_resize_aligns_corners(pipeline_reference):
     image = pipeline_reference["image_1"].astype(np.float32) / 255.0
     resized = ops.resize_bilinear_align_corners(tf.constant(image[None]), (128, 128))[0].numpy()
-    np.testing.assert_allclose(
-        resized, numpy_reference.resize_bilinear_align_corners(image, 128, 128), atol=1e-4
-    )
+    np.testing.assert_allclose(resized, numpy_reference.resize_bilinear_align_corners(image, 128, 128), atol=1e-4)
     expected = nhwc(pipeline_reference["stage1_input"][1])
     assert relative_error(resized, expected) <= 1e-4
 

@@ -21,12 +21,22 @@ RANKS = {
     "files": 0,
     "choices": 0,
     "labels": 0,  # imports nothing from the package; metrics (rank 1) use its class names
-    "checks": 0, "geometry": 0,
-    "layers": 1, "losses": 1, "metrics": 1,
-    "models": 2, "data": 2, "visualize": 2,
-    "convert": 3, "train": 3, "export": 3, "evaluation": 3,
-    "inference": 4, "benchmarking": 4,
-    "cli": 5, "jobs": 5,
+    "checks": 0,
+    "geometry": 0,
+    "layers": 1,
+    "losses": 1,
+    "metrics": 1,
+    "models": 2,
+    "data": 2,
+    "visualize": 2,
+    "convert": 3,
+    "train": 3,
+    "export": 3,
+    "evaluation": 3,
+    "inference": 4,
+    "benchmarking": 4,
+    "cli": 5,
+    "jobs": 5,
 }
 
 
@@ -71,7 +81,7 @@ def test_subpackages_load_on_first_use_and_unknown_names_are_refused():
     assert keras_stn_icnn.export.export_model.__module__ == "keras_stn_icnn.export.exporter"
     assert "benchmarking" in dir(keras_stn_icnn)
     with pytest.raises(AttributeError, match="keras_stn_icnn.*has no attribute 'STNiCN'"):
-        keras_stn_icnn.STNiCN
+        _ = keras_stn_icnn.STNiCN
     with pytest.raises(ImportError, match="cannot import name 'STNiCN'"):
         from keras_stn_icnn import STNiCN  # noqa: F401
 

@@ -8,17 +8,15 @@ Tolerances are those of the fixture's README.
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import nhwc, relative_error
+
 from keras_stn_icnn.convert import load_localizer_state_dict, read_pytorch_checkpoint
 from keras_stn_icnn.labels import STN_ICNN_PART_NAMES
 from keras_stn_icnn.models import FCNLocalizer
 
 
 def test_stage1_logits(converted_model, pipeline_reference):
-    logits = converted_model.get_layer("stage1")(
-        nhwc(pipeline_reference["stage1_input"]), training=False
-    )
+    logits = converted_model.get_layer("stage1")(nhwc(pipeline_reference["stage1_input"]), training=False)
     assert relative_error(logits, nhwc(pipeline_reference["stage1_logits"])) <= 1e-4
 
 
@@ -88,10 +86,7 @@ def test_assembled_probabilities_at_reference_pixels(converted_model, pipeline_r
     left, top = pipeline_reference["canvas_padding"][index][:2]
     coords = pipeline_reference["final_prob_coords"] - [top, left]
     inside = (
-        (coords[:, 0] >= 0)
-        & (coords[:, 0] < image.shape[0])
-        & (coords[:, 1] >= 0)
-        & (coords[:, 1] < image.shape[1])
+        (coords[:, 0] >= 0) & (coords[:, 0] < image.shape[0]) & (coords[:, 1] >= 0) & (coords[:, 1] < image.shape[1])
     )
     assert inside.sum() > 2000
     ours = tf.gather_nd(assembled, coords[inside]).numpy()
@@ -105,9 +100,7 @@ def test_end_to_end_on_the_photographs(converted_model, pipeline_reference, inde
     outputs = converted_model(image[None].astype(np.float32), training=False)
     height, width = image.shape[:2]
     left, top = pipeline_reference["canvas_padding"][index][:2]
-    expected_labels = pipeline_reference["final_labels"][index][
-        top : top + height, left : left + width
-    ]
+    expected_labels = pipeline_reference["final_labels"][index][top : top + height, left : left + width]
     agreement = np.mean(outputs["labels"][0].numpy() == expected_labels)
     assert agreement >= 0.999
     assert len(np.unique(expected_labels)) >= 5  # the comparison covers several parts

@@ -33,15 +33,18 @@ def test_class_names_document_the_ids(model):
     assert len(model.class_names) == 9 and "inner_mouth" in model.class_names
 
 
-@pytest.mark.parametrize("image, error, message", [
-    (np.zeros((10, 10, 4), np.uint8), ValueError, r"image 0: expected a .* \[H, W, 3\] \(RGB\) array, got shape"),
-    (np.zeros((10, 10), np.uint8), ValueError, r"\[B, H, W, 3\], got an array of shape \(10, 10\)"),
-    (np.zeros((0, 10, 3), np.uint8), ValueError, "image 0: the image is empty"),
-    (np.zeros((10, 10, 3), np.int32), TypeError, "image 0: expected a uint8.*got dtype int32"),
-    (np.full((10, 10, 3), np.nan, np.float32), ValueError, "image 0: contains NaN"),
-    (np.full((10, 10, 3), 300.0, np.float32), ValueError, r"\[0, 255\], got \[300.0, 300.0\]"),
-    (np.zeros((1025, 100, 3), np.uint8), ValueError, "1025x100 is larger than the model's 1024x1024"),
-])
+@pytest.mark.parametrize(
+    "image, error, message",
+    [
+        (np.zeros((10, 10, 4), np.uint8), ValueError, r"image 0: expected a .* \[H, W, 3\] \(RGB\) array, got shape"),
+        (np.zeros((10, 10), np.uint8), ValueError, r"\[B, H, W, 3\], got an array of shape \(10, 10\)"),
+        (np.zeros((0, 10, 3), np.uint8), ValueError, "image 0: the image is empty"),
+        (np.zeros((10, 10, 3), np.int32), TypeError, "image 0: expected a uint8.*got dtype int32"),
+        (np.full((10, 10, 3), np.nan, np.float32), ValueError, "image 0: contains NaN"),
+        (np.full((10, 10, 3), 300.0, np.float32), ValueError, r"\[0, 255\], got \[300.0, 300.0\]"),
+        (np.zeros((1025, 100, 3), np.uint8), ValueError, "1025x100 is larger than the model's 1024x1024"),
+    ],
+)
 def test_bad_images_get_clear_errors(model, image, error, message):
     with pytest.raises(error, match=message):
         model.parse(image)

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
+from scenes import detectable_faces, scene
 
 from keras_stn_icnn.cli import main
 from keras_stn_icnn.export.validation import MIN_LABEL_AGREEMENT
@@ -20,7 +21,6 @@ from keras_stn_icnn.inference import (
     read_photo,
     read_video,
 )
-from scenes import detectable_faces, scene
 
 FACES_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "faces"
 
@@ -62,10 +62,22 @@ def test_parse_writes_every_output_inside_outdir_and_skips_what_it_cannot_read(
     before = _files(tmp_path)
     out = tmp_path / "out"
 
-    status = main([
-        "parse", str(photos), str(clip), "-o", str(out), "--model", str(reference_checkpoint_path),
-        "--json", "--figure", "--every", "2", "--no-progress",
-    ])
+    status = main(
+        [
+            "parse",
+            str(photos),
+            str(clip),
+            "-o",
+            str(out),
+            "--model",
+            str(reference_checkpoint_path),
+            "--json",
+            "--figure",
+            "--every",
+            "2",
+            "--no-progress",
+        ]
+    )
     captured = capsys.readouterr()
 
     assert status == 1  # one input was skipped
@@ -75,10 +87,18 @@ def test_parse_writes_every_output_inside_outdir_and_skips_what_it_cannot_read(
     assert _files(out) == {
         Path(name)
         for name in (
-            "photos/astronaut.labels.png", "photos/astronaut.overlay.png", "photos/astronaut.figure.png",
-            "photos/astronaut.json", "photos/nested/scene.labels.png", "photos/nested/scene.overlay.png",
-            "photos/nested/scene.figure.png", "photos/nested/scene.json", "clip/frame_000000.labels.png",
-            "clip/frame_000002.labels.png", "clip.overlay.mp4", "clip.json",
+            "photos/astronaut.labels.png",
+            "photos/astronaut.overlay.png",
+            "photos/astronaut.figure.png",
+            "photos/astronaut.json",
+            "photos/nested/scene.labels.png",
+            "photos/nested/scene.overlay.png",
+            "photos/nested/scene.figure.png",
+            "photos/nested/scene.json",
+            "clip/frame_000000.labels.png",
+            "clip/frame_000002.labels.png",
+            "clip.overlay.mp4",
+            "clip.json",
         )
     }
 
@@ -106,10 +126,19 @@ def test_parse_without_detection_takes_each_picture_as_one_face(tmp_path, capsys
 
     face = render_face(7)[0]
     Image.fromarray(face).save(tmp_path / "face.png")
-    status = main([
-        "parse", str(tmp_path / "face.png"), "-o", str(tmp_path / "out"), "--model",
-        str(reference_checkpoint_path), "--no-detect", "--json", "--no-progress",
-    ])
+    status = main(
+        [
+            "parse",
+            str(tmp_path / "face.png"),
+            "-o",
+            str(tmp_path / "out"),
+            "--model",
+            str(reference_checkpoint_path),
+            "--no-detect",
+            "--json",
+            "--no-progress",
+        ]
+    )
     assert status == 0, capsys.readouterr().err
     record = json.loads((tmp_path / "out" / "face.json").read_text())
     assert record["faces"][0]["box"] == [0, 0, face.shape[1], face.shape[0]]
@@ -136,7 +165,10 @@ def test_collect_inputs_finds_folders_recursively_and_refuses_clashing_outputs(t
         (tmp_path / name).write_bytes(b"")
     items = collect_inputs([tmp_path / "set", tmp_path / "x.jpg"])
     assert [(item.kind, str(item.output_stem)) for item in items] == [
-        ("photo", "set/a"), ("photo", "set/b/c"), ("video", "set/b/d"), ("photo", "x"),
+        ("photo", "set/a"),
+        ("photo", "set/b/c"),
+        ("video", "set/b/d"),
+        ("photo", "x"),
     ]
     with pytest.raises(ValueError, match="would write the same outputs"):
         collect_inputs([tmp_path / "x.jpg", tmp_path / "y" / "x.jpg"])
@@ -180,7 +212,9 @@ def test_outputs_never_replace_an_input(tmp_path):
     assert photo.read_bytes() == original
 
 
-def test_the_parse_photo_example_writes_labels_overlay_and_figure(tmp_path, monkeypatch, capsys, reference_checkpoint_path):
+def test_the_parse_photo_example_writes_labels_overlay_and_figure(
+    tmp_path, monkeypatch, capsys, reference_checkpoint_path
+):
     import runpy
 
     image = FACES_DIR / "grace_hopper.jpg"
@@ -189,11 +223,23 @@ def test_the_parse_photo_example_writes_labels_overlay_and_figure(tmp_path, monk
     script = Path(__file__).resolve().parents[1] / "examples" / "parse_photo.py"
     monkeypatch.setattr(
         "sys.argv",
-        ["parse_photo.py", "--model", str(reference_checkpoint_path), "--image", str(image), "--output-dir", str(tmp_path)],
+        [
+            "parse_photo.py",
+            "--model",
+            str(reference_checkpoint_path),
+            "--image",
+            str(image),
+            "--output-dir",
+            str(tmp_path),
+        ],
     )
     runpy.run_path(str(script), run_name="__main__")
     assert "grace_hopper.jpg (512x600): 1 faces" in capsys.readouterr().out
-    assert _files(tmp_path) == {Path("grace_hopper_labels.png"), Path("grace_hopper_overlay.png"), Path("grace_hopper_figure.png")}
+    assert _files(tmp_path) == {
+        Path("grace_hopper_labels.png"),
+        Path("grace_hopper_overlay.png"),
+        Path("grace_hopper_figure.png"),
+    }
     assert np.asarray(Image.open(tmp_path / "grace_hopper_labels.png")).shape == (600, 512)
 
 

@@ -147,9 +147,7 @@ def test_refuses_malicious_pickle_without_running_it(tmp_path, layout):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize(
-    "module, name", [("builtins", "eval"), ("subprocess", "Popen"), ("torch", "load")]
-)
+@pytest.mark.parametrize("module, name", [("builtins", "eval"), ("subprocess", "Popen"), ("torch", "load")])
 def test_refuses_any_global_off_the_allow_list(tmp_path, module, name):
     data_pkl = b"\x80\x02c" + f"{module}\n{name}\n".encode() + b"."
     path = write_zip_checkpoint(tmp_path / "evil.pth", data_pkl)

@@ -7,8 +7,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 import zoo_checks
+
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES, LFW_PL_CLASS_NAMES
 from keras_stn_icnn.layers.adaptive_prior import AdaptivePrior
 from keras_stn_icnn.layers.max_unpooling import MaxPoolingWithSwitches, MaxUnpooling2D
@@ -21,8 +21,15 @@ HELEN_KEY_POINT_CLASSES = ((4,), (5,), (6,), (7, 8, 9))
 
 
 def tiny_model(**overrides):
-    arguments = dict(input_size=32, encoder_filters=(16, 16), blocks_per_unit=1, num_exemplars=2,
-                     bank_size=8, pca_components=3, canvas_size=256)
+    arguments = dict(
+        input_size=32,
+        encoder_filters=(16, 16),
+        blocks_per_unit=1,
+        num_exemplars=2,
+        bank_size=8,
+        pca_components=3,
+        canvas_size=256,
+    )
     return RedNet(**{**arguments, **overrides})
 
 
@@ -30,12 +37,12 @@ def face_labels(shift, size=32):
     """A HELEN label map of a schematic face, moved `shift` pixels right."""
     label = np.full((size, size), HELEN["skin"], np.uint8)
     label[:, :3] = HELEN["background"]
-    label[7:9, 7 + shift:11 + shift] = HELEN["left_eye"]
-    label[7:9, 19 + shift:23 + shift] = HELEN["right_eye"]
-    label[12:18, 14 + shift:17 + shift] = HELEN["nose"]
-    label[21, 11 + shift:21 + shift] = HELEN["upper_lip"]
-    label[22, 12 + shift:20 + shift] = HELEN["inner_mouth"]
-    label[23, 11 + shift:21 + shift] = HELEN["lower_lip"]
+    label[7:9, 7 + shift : 11 + shift] = HELEN["left_eye"]
+    label[7:9, 19 + shift : 23 + shift] = HELEN["right_eye"]
+    label[12:18, 14 + shift : 17 + shift] = HELEN["nose"]
+    label[21, 11 + shift : 21 + shift] = HELEN["upper_lip"]
+    label[22, 12 + shift : 20 + shift] = HELEN["inner_mouth"]
+    label[23, 11 + shift : 21 + shift] = HELEN["lower_lip"]
     return label
 
 
@@ -51,7 +58,7 @@ def numpy_pool_with_switches(x):
         for i in range(height // 2):
             for j in range(width // 2):
                 for c in range(channels):
-                    window = x[b, 2 * i:2 * i + 2, 2 * j:2 * j + 2, c].ravel()
+                    window = x[b, 2 * i : 2 * i + 2, 2 * j : 2 * j + 2, c].ravel()
                     first = int(np.argmax(window))  # numpy's argmax returns the first maximum
                     pooled[b, i, j, c] = window[first]
                     switches[b, 2 * i + first // 2, 2 * j + first % 2, c] = 1.0
@@ -218,8 +225,9 @@ def test_averaged_prior_is_eq_5():
 def test_normalized_entropy_of_known_distributions():
     probabilities = np.array([[0.25] * 4, [1.0, 0, 0, 0], [0.5, 0.5, 0, 0], [0.1, 0.2, 0.3, 0.4]], np.float32)
     expected_last = -sum(p * math.log(p) for p in (0.1, 0.2, 0.3, 0.4)) / math.log(4)
-    np.testing.assert_allclose(adaptive_prior.normalized_entropy(probabilities),
-                               [1.0, 0.0, 0.5, expected_last], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        adaptive_prior.normalized_entropy(probabilities), [1.0, 0.0, 0.5, expected_last], rtol=1e-6, atol=1e-7
+    )
 
 
 def test_combination_is_eq_8():
@@ -257,8 +265,11 @@ def test_adaptive_prior_layer_is_neutral_before_the_bank_and_uses_the_nearest_ex
     np.testing.assert_allclose(keras.ops.softmax(layer(logits)), keras.ops.softmax(logits), atol=1e-6)
     assert not layer.is_fitted
 
-    layer.set_exemplar_bank(adaptive_prior.exemplar_bank_from_labels(
-        np.stack([face_labels(0), face_labels(5)]), HELEN_KEY_POINT_CLASSES, 32, 2))
+    layer.set_exemplar_bank(
+        adaptive_prior.exemplar_bank_from_labels(
+            np.stack([face_labels(0), face_labels(5)]), HELEN_KEY_POINT_CLASSES, 32, 2
+        )
+    )
     assert layer.is_fitted
     final = keras.ops.softmax(layer(logits)).numpy()[0]
     # The face is 4 pixels right: its nearest exemplar is the one 5 pixels right, whose
@@ -332,8 +343,9 @@ def test_a_training_step_moves_every_weight():
 def test_keras_file_round_trip_keeps_the_bank(fitted_model, tmp_path):
     loaded = zoo_checks.check_keras_file_round_trip(fitted_model, tmp_path / "red_net.keras")
     assert loaded.get_layer("adaptive_prior").is_fitted
-    for saved, restored in zip(fitted_model.get_layer("adaptive_prior").weights,
-                               loaded.get_layer("adaptive_prior").weights):
+    for saved, restored in zip(
+        fitted_model.get_layer("adaptive_prior").weights, loaded.get_layer("adaptive_prior").weights
+    ):
         np.testing.assert_array_equal(saved, restored, err_msg=saved.path)
 
 

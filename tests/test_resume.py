@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from fake_datasets import write_helen
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,9 +25,25 @@ def data(tmp_path_factory):
 
 def command(data, run_dir):
     return [
-        sys.executable, str(TRAIN), "--data-dir", str(data), "--run-dir", str(run_dir), "--canvas-size", "128",
-        "--stop-after", "stage1", "--stage1-epochs", "4", "--stage1-batch-size", "2", "--copies", "2",
-        "--deterministic", "--verbose", "2",
+        sys.executable,
+        str(TRAIN),
+        "--data-dir",
+        str(data),
+        "--run-dir",
+        str(run_dir),
+        "--canvas-size",
+        "128",
+        "--stop-after",
+        "stage1",
+        "--stage1-epochs",
+        "4",
+        "--stage1-batch-size",
+        "2",
+        "--copies",
+        "2",
+        "--deterministic",
+        "--verbose",
+        "2",
     ]
 
 
@@ -52,13 +67,20 @@ def rows_written(run_dir):
 
 def test_a_killed_run_resumes_and_ends_as_an_uninterrupted_one(tmp_path, data):
     reference_dir, resumed_dir = tmp_path / "reference", tmp_path / "resumed"
-    subprocess.run(command(data, reference_dir), env=environment(), check=True, timeout=600,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        command(data, reference_dir),
+        env=environment(),
+        check=True,
+        timeout=600,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     assert len(metrics(reference_dir)) == 4
 
     # Kill the second run as soon as its first epoch is logged: it is then inside epoch 2.
-    process = subprocess.Popen(command(data, resumed_dir), env=environment(),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command(data, resumed_dir), env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 600
     while rows_written(resumed_dir) < 1 and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -68,8 +90,9 @@ def test_a_killed_run_resumes_and_ends_as_an_uninterrupted_one(tmp_path, data):
     assert rows_written(resumed_dir) == 1  # killed before epoch 2 ended
     assert not (resumed_dir / "stage1" / "final.weights.h5").exists()
 
-    finished = subprocess.run(command(data, resumed_dir), env=environment(), timeout=600, capture_output=True,
-                              text=True)
+    finished = subprocess.run(
+        command(data, resumed_dir), env=environment(), timeout=600, capture_output=True, text=True
+    )
     assert finished.returncode == 0, finished.stderr[-3000:]
     assert "resuming after epoch 1 of 4" in finished.stdout
     assert "Epoch 1/4" not in finished.stdout and "Epoch 2/4" in finished.stdout

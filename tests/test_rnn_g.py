@@ -1,12 +1,11 @@
 """RNN-G: the gate loss, the first-stage model (zoo checks, three losses) and the two-stage crop/merge rules."""
 
-
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 import zoo_checks
+
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES
 from keras_stn_icnn.losses.rnn_g import BoundaryGateLoss, label_boundaries
 from keras_stn_icnn.models.rnn_g.component_networks import RNNGTwoStage
@@ -103,9 +102,7 @@ def test_total_loss_is_the_weighted_sum_of_the_three_terms():
     terms = model.loss_terms(labels.astype(np.int32), outputs)
     expected = sum(weights[name] * float(terms[name]) for name in ("coarse", "gate", "final"))
     assert float(model.compute_loss(y=labels, y_pred=outputs)) == pytest.approx(expected, rel=1e-5)
-    assert float(terms["gate"]) == pytest.approx(
-        float(BoundaryGateLoss()(labels, outputs["gate_logits"])), rel=1e-6
-    )
+    assert float(terms["gate"]) == pytest.approx(float(BoundaryGateLoss()(labels, outputs["gate_logits"])), rel=1e-6)
     logits = np.array(outputs["logits"], np.float64)
     log_probabilities = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     cross_entropy = -np.take_along_axis(log_probabilities, labels[..., None].astype(int), -1).mean()
@@ -170,9 +167,7 @@ def test_component_boxes_follow_centroid_extent_margin_and_aspect():
     nose_side = np.sqrt(12 * (10**2 - 1) / 12) * 1.2  # variance of 10 consecutive pixels
     np.testing.assert_allclose(thetas[2], expected_theta((14.5, 24.5), (nose_side, nose_side), 64), rtol=1e-5)
     mouth_width = np.sqrt(12 * (32**2 - 1) / 12) * 1.2  # 32 wide; 4 high is enlarged to 32:64
-    np.testing.assert_allclose(
-        thetas[3], expected_theta((41.5, 31.5), (mouth_width / 2, mouth_width), 64), rtol=1e-5
-    )
+    np.testing.assert_allclose(thetas[3], expected_theta((41.5, 31.5), (mouth_width / 2, mouth_width), 64), rtol=1e-5)
     # Absent eyes: image centre, minimum height 64 / 16, square.
     np.testing.assert_allclose(thetas[0], expected_theta((31.5, 31.5), (4, 4), 64), rtol=1e-5)
     # A 32 x 32 map of a 127 x 127 image: positions scale with corners aligned, x -> x * 126 / 31.
@@ -215,8 +210,12 @@ def test_merge_rule():
     component_maps[2] = nose  # ... except the nose network
     thetas = np.tile(np.eye(2, 3), (1, 4, 1, 1))  # the nose box is the whole 64 x 64 image
     merged = np.asarray(
-        merge_components(first.astype(np.float32), thetas.astype(np.float32),
-                         [m.astype(np.float32) for m in component_maps], HELEN_CLASS_NAMES)
+        merge_components(
+            first.astype(np.float32),
+            thetas.astype(np.float32),
+            [m.astype(np.float32) for m in component_maps],
+            HELEN_CLASS_NAMES,
+        )
     )
     # Pasted into the 64 x 64 image, "other" maps stay "other" (and so does everything outside a box).
     pasted = [np.broadcast_to(m[:, :1, :1], (1, 64, 64, m.shape[-1])) for m in component_maps]

@@ -1,4 +1,5 @@
-"""Training single-pass zoo parsers: the working-size pipeline, the trainer, time budgets, two replicas, the comparison."""
+"""Training single-pass zoo parsers: the working-size pipeline, the trainer, time budgets, two replicas,
+the comparison."""
 
 import json
 import os
@@ -10,8 +11,8 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from fake_datasets import write_helen
+
 from keras_stn_icnn.benchmarking.zoo_comparison import compare_zoo, format_comparison, measure_row
 from keras_stn_icnn.data import HelenReader
 from keras_stn_icnn.data.pipeline import single_pass_training_pipeline
@@ -23,7 +24,12 @@ from keras_stn_icnn.models.zoo import ZOO, build_zoo_model, zoo_name_of, zoo_nam
 from keras_stn_icnn.ops import resize
 from keras_stn_icnn.train import HELEN_RECIPE, StageTrainer
 from keras_stn_icnn.train.callbacks import TimeBudget
-from keras_stn_icnn.train.single_pass_trainer import SinglePassSchedule, SinglePassTrainer, held_out_label_maps, train_single_pass
+from keras_stn_icnn.train.single_pass_trainer import (
+    SinglePassSchedule,
+    SinglePassTrainer,
+    held_out_label_maps,
+    train_single_pass,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SPLITS = {"exemplars.txt": list("abcd"), "tuning.txt": ["e"], "testing.txt": ["f", "g"]}
@@ -47,8 +53,10 @@ def test_pipeline_gives_views_at_the_working_size(reader):
     assert images.shape == (2, 32, 32, 3) and images.dtype == tf.float32
     assert labels.shape == (2, 32, 32) and labels.dtype == tf.uint8
     # Each label is a nearest-neighbour resize of one of the training labels.
-    originals = [resize.resize_nearest(example["label"][None, ..., None], (32, 32))[0, ..., 0].numpy()
-                 for example in reader.dataset("train")]
+    originals = [
+        resize.resize_nearest(example["label"][None, ..., None], (32, 32))[0, ..., 0].numpy()
+        for example in reader.dataset("train")
+    ]
     assert any(np.array_equal(labels[0].numpy(), original) for original in originals)
 
 
@@ -113,8 +121,15 @@ def test_zoo_registry_builds_every_single_pass_model_by_name():
 
 def test_comparison_rows_hold_the_evaluation_and_costs(reader, tmp_path):
     rows = compare_zoo(
-        reader.dataset("train"), reader.dataset("test"), tmp_path, seconds=1.0, single_pass=("icnn",),
-        two_stage=False, input_size=32, verbose=0, progress=None,
+        reader.dataset("train"),
+        reader.dataset("test"),
+        tmp_path,
+        seconds=1.0,
+        single_pass=("icnn",),
+        two_stage=False,
+        input_size=32,
+        verbose=0,
+        progress=None,
     )
     (row,) = rows
     assert row.name == "icnn" and row.training_seconds > 0
@@ -126,7 +141,7 @@ def test_comparison_rows_hold_the_evaluation_and_costs(reader, tmp_path):
     assert row.gflop_per_face > 0 and row.milliseconds_per_face > 0
     table = format_comparison(rows)
     header, rule, line = table.splitlines()
-    assert header.split(" | ")[2:2 + len(PAPER_F1_GROUPS)] == list(PAPER_F1_GROUPS)
+    assert header.split(" | ")[2 : 2 + len(PAPER_F1_GROUPS)] == list(PAPER_F1_GROUPS)
     assert line.startswith("| icnn |") and f"{row.evaluation.scores['overall']:.3f}" in line
 
 
@@ -144,8 +159,15 @@ def test_red_net_trains_with_its_prior_filled_from_the_held_out_maps(reader, tmp
     # RED-Net averages 5 exemplars; the fake set has 5 faces in all.
     prior_maps = held_out_label_maps(reader.dataset("val").concatenate(reader.dataset("train")), 32)
     model, _ = train_single_pass(
-        "red_net", reader.dataset("train"), tmp_path, 60.0, input_size=32, batch_size=2, epochs=1,
-        prior_label_maps=prior_maps, verbose=0,
+        "red_net",
+        reader.dataset("train"),
+        tmp_path,
+        60.0,
+        input_size=32,
+        batch_size=2,
+        epochs=1,
+        prior_label_maps=prior_maps,
+        verbose=0,
     )
     prior = model.get_layer("adaptive_prior")
     assert prior.is_fitted

@@ -87,9 +87,7 @@ def test_the_recurrence_converts_to_litert_builtins():
     def recurrence(x, g):
         return spatial_rnn_4way(x, g, w, b)
 
-    converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [recurrence.get_concrete_function()], recurrence
-    )
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([recurrence.get_concrete_function()], recurrence)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     interpreter = tf.lite.Interpreter(model_content=converter.convert())
     inputs = interpreter.get_input_details()

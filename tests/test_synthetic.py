@@ -30,9 +30,7 @@ def faces():
 
 def _files(root):
     """{relative path: bytes} of every file under root."""
-    return {
-        path.relative_to(root).as_posix(): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()
-    }
+    return {path.relative_to(root).as_posix(): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
 
 
 def _mtimes(root):
@@ -91,7 +89,13 @@ def test_generate_is_byte_identical_and_has_the_helen_layout(tmp_path):
     assert files["testing.txt"].decode() == "1 , synthetic_000004\n"
     assert [line.split(",")[1].strip() for line in files["exemplars.txt"].decode().splitlines()] == names[:3]
     manifest = json.loads(files["synthetic.json"])
-    assert manifest == {"generator_version": synthetic.GENERATOR_VERSION, "seed": 5, "num_train": 3, "num_val": 1, "num_test": 1}
+    assert manifest == {
+        "generator_version": synthetic.GENERATOR_VERSION,
+        "seed": 5,
+        "num_train": 3,
+        "num_val": 1,
+        "num_test": 1,
+    }
     assert not [path for path in tmp_path.iterdir() if path.name.startswith(".")]  # no temporary folder left
 
     for index, name in enumerate(names):
@@ -238,7 +242,7 @@ def test_faces_vary(faces):
 
 
 def test_labels_follow_the_part_rules(faces):
-    for image, label, params in faces:
+    for _image, label, params in faces:
         counts = np.bincount(label.ravel(), minlength=11)
         assert counts.size == 11  # ids within 0..10
         assert counts[synthetic.SKIN] > 0 and counts[synthetic.NOSE] > 0

@@ -30,12 +30,15 @@ def test_paper_recipes_differ_from_ours_only_in_the_start():
         assert ours.replace(name=paper.name, schedule="halving", prior_output_bias=False) == paper
 
 
-@pytest.mark.parametrize("bad", [
-    dict(epochs=0, batch_size=8, learning_rate=0.1),
-    dict(epochs=1, batch_size=2.5, learning_rate=0.1),
-    dict(epochs=1, batch_size=8, learning_rate=0.0),
-    dict(epochs=1, batch_size=8, learning_rate=3.0),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(epochs=0, batch_size=8, learning_rate=0.1),
+        dict(epochs=1, batch_size=2.5, learning_rate=0.1),
+        dict(epochs=1, batch_size=8, learning_rate=0.0),
+        dict(epochs=1, batch_size=8, learning_rate=3.0),
+    ],
+)
 def test_bad_stage_settings_are_refused_by_name(bad):
     with pytest.raises(ValueError, match="epochs|batch_size|learning_rate"):
         StageSettings(**bad)
@@ -49,11 +52,32 @@ def test_recipe_checks_window_and_copies():
 
 
 def test_every_recipe_value_can_be_overridden_from_the_command_line():
-    args = build_argument_parser("helen").parse_args([
-        "--data-dir", "helen", "--stage1-epochs", "3", "--localizer-lr", "0.01", "--parts-batch-size", "8",
-        "--joint-epochs", "2", "--lr1", "0.5", "--lr3", "0.25", "--halve-every", "1", "--copies", "1",
-        "--window", "127", "--no-augmentation", "--frozen-end-to-end",
-    ])
+    args = build_argument_parser("helen").parse_args(
+        [
+            "--data-dir",
+            "helen",
+            "--stage1-epochs",
+            "3",
+            "--localizer-lr",
+            "0.01",
+            "--parts-batch-size",
+            "8",
+            "--joint-epochs",
+            "2",
+            "--lr1",
+            "0.5",
+            "--lr3",
+            "0.25",
+            "--halve-every",
+            "1",
+            "--copies",
+            "1",
+            "--window",
+            "127",
+            "--no-augmentation",
+            "--frozen-end-to-end",
+        ]
+    )
     recipe = recipe_from_arguments(args, "helen")
     assert recipe.stage1 == StageSettings(3, 32, 0.0023)
     assert recipe.localizer.learning_rate == 0.01 and recipe.parts.batch_size == 8
@@ -116,5 +140,3 @@ def test_tf_config_is_read_and_checked(monkeypatch):
     monkeypatch.setenv("TF_CONFIG", "{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
         cluster_spec_from_environment()
-
-

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from tiny_training import CANVAS, TINY_RECIPE, changed_groups, snapshot
 
 from keras_stn_icnn.data import HelenReader
 from keras_stn_icnn.train import STN_ICNN_STAGES, StageTrainer
-from tiny_training import CANVAS, TINY_RECIPE, changed_groups, snapshot
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +36,9 @@ def test_stages_train_their_own_parts_and_joint_training_trains_all(trained_run)
 
 
 def test_the_authors_variant_freezes_stage1_and_localizer_end_to_end(tmp_path, train_split):
-    trainer = StageTrainer(tmp_path / "run", TINY_RECIPE.replace(freeze_stage1_and_localizer=True),
-                           canvas_size=CANVAS, verbose=0)
+    trainer = StageTrainer(
+        tmp_path / "run", TINY_RECIPE.replace(freeze_stage1_and_localizer=True), canvas_size=CANVAS, verbose=0
+    )
     before = snapshot(trainer.parser)
     trainer.run_stage("joint", train_split)
     assert changed_groups(before, snapshot(trainer.parser)) == {"parts"}

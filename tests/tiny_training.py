@@ -10,8 +10,8 @@ import dataclasses
 import shutil
 
 import numpy as np
-
 from fake_datasets import write_helen
+
 from keras_stn_icnn.data import HelenReader
 from keras_stn_icnn.train import HELEN_RECIPE, STN_ICNN_STAGES, JointSettings, StageSettings, StageTrainer
 from keras_stn_icnn.train.stage_models import variable_groups

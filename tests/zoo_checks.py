@@ -41,9 +41,7 @@ def check_a_training_step_changes_every_trainable_weight(model, learning_rate=1e
     history = model.fit(images.astype(np.float32), labels, batch_size=2, epochs=1, verbose=0)
     loss = history.history["loss"][0]
     assert np.isfinite(loss) and loss > 0, loss
-    unchanged = [
-        w.path for w, old in zip(model.trainable_weights, before) if np.array_equal(np.array(w), old)
-    ]
+    unchanged = [w.path for w, old in zip(model.trainable_weights, before) if np.array_equal(np.array(w), old)]
     assert not unchanged, f"weights without a gradient: {unchanged}"
     return loss
 
@@ -80,12 +78,15 @@ def check_exports(model, out_dir, name):
     assert np.mean(actual["labels"] == np.array(expected["labels"])) >= 0.999
     return saved_model, path
 
+
 TINY_ZOO_ARGUMENTS = {
     "icnn": dict(input_size=32, filters=(4, 4, 4, 4)),
     "rnn_g": dict(input_size=16),
     "rnn_g_two_stage": dict(input_size=16, component_filters=(4, 8)),
     "bass": dict(input_size=32, depths=(1, 1, 1, 1), base_filters=4),
-    "red_net": dict(input_size=32, encoder_filters=(16, 16), blocks_per_unit=1, num_exemplars=2, bank_size=8,
-                    pca_components=3),
+    "red_net": dict(
+        input_size=32, encoder_filters=(16, 16), blocks_per_unit=1, num_exemplars=2, bank_size=8, pca_components=3
+    ),
 }
-"""Small instances of every single-pass zoo model (`models.zoo.zoo_names("single_pass")`), for tests that build them all."""
+"""Small instances of every single-pass zoo model (`models.zoo.zoo_names("single_pass")`), for tests that build
+them all."""

@@ -17,10 +17,10 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from zoo_checks import TINY_ZOO_ARGUMENTS  # noqa: E402
 
 from keras_stn_icnn.models.zoo import build_zoo_model  # noqa: E402
 from keras_stn_icnn.train.strategy import global_batch_norm  # noqa: E402
-from zoo_checks import TINY_ZOO_ARGUMENTS  # noqa: E402
 
 
 def faces(model, seed=0):

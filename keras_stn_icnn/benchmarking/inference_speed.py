@@ -1,6 +1,7 @@
 """Per-face parsing latency: every runtime, several batch sizes, and where the time goes."""
 
 import dataclasses
+import functools
 
 import keras
 import numpy as np
@@ -61,7 +62,7 @@ def measure_latency(runners, photo, batch_sizes=(1, 4, 8), repeats=10, warmup=2)
         batch = np.repeat(photo[np.newaxis], batch_size, axis=0)
         for name, runner in runners.items():
             with PeakMemory() as memory:
-                timing = time_per_item(lambda: runner(batch), batch_size, repeats, warmup)
+                timing = time_per_item(functools.partial(runner, batch), batch_size, repeats, warmup)
             results.append(LatencyResult(name, batch_size, timing, memory.peak_mib, memory.added_mib))
     return results
 

@@ -114,5 +114,3 @@ class PeakMemory:
         else:
             self.peak_mib = _status_kib("VmHWM") / 1024.0
         return False
-
-

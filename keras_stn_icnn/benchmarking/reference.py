@@ -66,8 +66,7 @@ def _import_torch():
         import torch
     except ImportError as error:
         raise ReferenceUnavailable(
-            f"PyTorch is not installed in this Python ({sys.executable}): {error}; "
-            "the authors' pipeline needs torch"
+            f"PyTorch is not installed in this Python ({sys.executable}): {error}; the authors' pipeline needs torch"
         ) from error
     return torch
 
@@ -262,8 +261,7 @@ class AuthorsPipeline:
         missing = [name for name in _AUTHORS_FILES if not (reference_dir / name).is_file()]
         if missing:
             raise ReferenceUnavailable(
-                f"{reference_dir} is not a checkout of the authors' STN-iCNN repository: "
-                f"it lacks {', '.join(missing)}"
+                f"{reference_dir} is not a checkout of the authors' STN-iCNN repository: it lacks {', '.join(missing)}"
             )
         if not checkpoint.is_file():
             raise ReferenceUnavailable(f"the reference checkpoint {checkpoint} does not exist")
@@ -350,7 +348,7 @@ class AuthorsPipeline:
         batch, channels, height, width = photos.shape
         top, left = _canvas_offsets(height, width)
         canvas = photos.new_zeros((batch, channels, CANVAS_SIZE, CANVAS_SIZE))
-        canvas[:, :, top:top + height, left:left + width] = photos
+        canvas[:, :, top : top + height, left : left + width] = photos
         return canvas
 
     def _parse_with_stage_seconds(self, images):
@@ -371,7 +369,7 @@ class AuthorsPipeline:
             parted = time.perf_counter()
             canvas_map = helper_funcs.affine_mapback(part_probabilities, theta, self._device)
             canvas_labels = canvas_map.argmax(dim=1).to(torch.uint8)
-            labels = canvas_labels[:, top:top + height, left:left + width].numpy().copy()
+            labels = canvas_labels[:, top : top + height, left : left + width].numpy().copy()
             pasted = time.perf_counter()
         return labels, {
             "stage1_localizer_crop": cropped - start,
@@ -400,7 +398,7 @@ class AuthorsPipeline:
         photo_labels = torch.randint(0, _STAGE1_CLASSES, (batch_size, side, side), generator=generator)
         top, left = _canvas_offsets(side, side)
         canvas_labels = torch.zeros((batch_size, CANVAS_SIZE, CANVAS_SIZE), dtype=torch.int64)
-        canvas_labels[:, top:top + side, left:left + side] = photo_labels
+        canvas_labels[:, top : top + side, left : left + side] = photo_labels
         one_hot = torch.nn.functional.one_hot(canvas_labels, _STAGE1_CLASSES).permute(0, 3, 1, 2).float()
         return self._stage1_input(photos), self._canvas(photos), one_hot.contiguous()
 
@@ -452,9 +450,9 @@ class AuthorsPipeline:
             theta = localizer(functional.softmax(stage1(stage1_input), dim=1))
             parts, part_labels, _ = crop(img=canvas, label=canvas_labels, theta_in=theta, map_location=device)
             part_logits = part_models(parts)
-            losses = torch.stack([
-                criterion(logits, labels.argmax(dim=1)) for logits, labels in zip(part_logits, part_labels)
-            ])
+            losses = torch.stack(
+                [criterion(logits, labels.argmax(dim=1)) for logits, labels in zip(part_logits, part_labels)]
+            )
             losses.sum().backward()
             for optimizer in optimizers:
                 optimizer.step()

@@ -94,7 +94,7 @@ def export_runners(model, exports, name, runtimes, threads):
                 raise FileNotFoundError(f"no SavedModel version folder under {exports / name}")
             runners[runtime] = SavedModelRunner(exports / name / str(latest))
         elif runtime.startswith("litert"):
-            suffix = runtime[len("litert"):]
+            suffix = runtime[len("litert") :]
             runners[runtime] = LiteRTRunner(_existing(exports / f"{name}{suffix}.tflite"), canvas, threads)
         elif runtime == "onnx":
             runners[runtime] = OnnxRunner(_existing(exports / f"{name}.onnx"), canvas, threads)
@@ -258,9 +258,12 @@ def format_report(report):
         + " + ".join(f"{layer} {flops / 1e9:.2f}" for layer, flops in sorted(report.flops.by_layer.items())),
         f"arithmetic limit: {limit_ms:.1f} ms per face (FLOPs / matmul rate)",
         "authors' pipeline: "
-        + ("measured in this run" if measured else
-           f"stored figures, measured elsewhere ({stored_reference.STORED_MACHINE}); "
-           "pass --reference-dir to measure it here"),
+        + (
+            "measured in this run"
+            if measured
+            else f"stored figures, measured elsewhere ({stored_reference.STORED_MACHINE}); "
+            "pass --reference-dir to measure it here"
+        ),
         *(f"  note: {note}" for note in report.reference_notes),
         "",
         "Per-face latency (median (min-max) over the repeats, after warm-up); GFLOP/s = FLOPs / latency; "
@@ -290,10 +293,7 @@ def format_report(report):
         "Where the time goes (batch 1, ms per face; each step of the Keras model timed alone)",
         "| step | this package | authors |",
         "|---|---|---|",
-        *(
-            f"| {step} | {report.stages[step] * 1e3:.1f} | {authors_stages[step] * scale:.1f} |"
-            for step in STAGES
-        ),
+        *(f"| {step} | {report.stages[step] * 1e3:.1f} | {authors_stages[step] * scale:.1f} |" for step in STAGES),
     ]
     if report.training:
         authors_training = {r.stage: r.images_per_second for r in report.reference_training} or (

@@ -1,6 +1,7 @@
 """Training throughput of each STN-iCNN stage, on the trainer's own compiled models."""
 
 import dataclasses
+import functools
 import tempfile
 
 import numpy as np
@@ -8,10 +9,10 @@ import tensorflow as tf
 
 from keras_stn_icnn.benchmarking.machine import PeakMemory
 from keras_stn_icnn.benchmarking.timing import time_per_item
-from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES, STN_ICNN_PART_NAMES
 from keras_stn_icnn.geometry import STAGE1_SIZE
-from keras_stn_icnn.train.recipes import HELEN_RECIPE
+from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES, STN_ICNN_PART_NAMES
 from keras_stn_icnn.train import STN_ICNN_STAGES, StageTrainer
+from keras_stn_icnn.train.recipes import HELEN_RECIPE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,9 +83,7 @@ def random_stage_batch(stage, batch_size, window=81, canvas_size=1024, image_siz
     return {key: tf.constant(value) for key, value in batch.items()}
 
 
-def measure_training(
-    stages=STN_ICNN_STAGES, batch_size=8, repeats=5, warmup=2, recipe=HELEN_RECIPE, canvas_size=1024
-):
+def measure_training(stages=STN_ICNN_STAGES, batch_size=8, repeats=5, warmup=2, recipe=HELEN_RECIPE, canvas_size=1024):
     """Images per second of one optimiser step of each stage.
 
     Each stage's model comes from `StageTrainer.compiled_stage_model`, so it
@@ -114,12 +113,15 @@ def measure_training(
         for stage in stages:
             model, inputs = trainer.compiled_stage_model(stage, steps_per_epoch=1000)
             batch = random_stage_batch(
-                stage, batch_size, window=recipe.window, canvas_size=canvas_size,
+                stage,
+                batch_size,
+                window=recipe.window,
+                canvas_size=canvas_size,
                 image_size=min(512, canvas_size // 2),
             )
             x = inputs(batch)
             arguments = x if isinstance(x, tuple) else (x,)
             with PeakMemory() as memory:
-                timing = time_per_item(lambda: model.train_on_batch(*arguments), batch_size, repeats, warmup)
+                timing = time_per_item(functools.partial(model.train_on_batch, *arguments), batch_size, repeats, warmup)
             results.append(TrainingResult(stage, batch_size, timing, memory.peak_mib, memory.added_mib))
     return results

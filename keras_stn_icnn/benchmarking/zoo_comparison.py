@@ -30,7 +30,7 @@ from keras_stn_icnn.evaluation import evaluate_parser
 from keras_stn_icnn.metrics import PAPER_F1_GROUPS
 from keras_stn_icnn.models import ICNNBaseline
 from keras_stn_icnn.models.zoo import zoo_names
-from keras_stn_icnn.train import SYNTHETIC_RECIPE, STN_ICNN_STAGES, StageTrainer
+from keras_stn_icnn.train import STN_ICNN_STAGES, SYNTHETIC_RECIPE, StageTrainer
 from keras_stn_icnn.train.single_pass_trainer import held_out_label_maps, train_single_pass
 
 TWO_STAGE_SHARES = {"stage1": 0.50, "localizer": 0.10, "parts": 0.18, "joint": 0.22}
@@ -90,9 +90,20 @@ def measure_row(name, model, training_seconds, test_dataset, repeats=5):
     )
 
 
-def compare_zoo(train_dataset, test_dataset, run_dir, seconds, *, prior_dataset=None,
-                single_pass=zoo_names("single_pass"), two_stage=True, input_size=256, seed=0, verbose="auto",
-                progress=print):
+def compare_zoo(
+    train_dataset,
+    test_dataset,
+    run_dir,
+    seconds,
+    *,
+    prior_dataset=None,
+    single_pass=None,
+    two_stage=True,
+    input_size=256,
+    seed=0,
+    verbose="auto",
+    progress=print,
+):
     """Trains every zoo model for `seconds` and measures it.
 
     Args:
@@ -103,7 +114,8 @@ def compare_zoo(train_dataset, test_dataset, run_dir, seconds, *, prior_dataset=
         prior_dataset: `tf.data.Dataset` of held-out `{"image", "label"}`
             faces (the validation split) whose label maps fill the exemplar
             prior of the models that have one, or None to train them without.
-        single_pass: names of single-pass zoo models to train.
+        single_pass: names of single-pass zoo models to train, or None for
+            all of them.
         two_stage: bool, also train STN-iCNN (giving the iCNN baseline,
             STN-iCNN* and STN-iCNN rows).
         input_size: int, the single-pass parsers' working size.
@@ -123,11 +135,17 @@ def compare_zoo(train_dataset, test_dataset, run_dir, seconds, *, prior_dataset=
     prior_label_maps = None if prior_dataset is None else held_out_label_maps(prior_dataset, input_size)
     if two_stage:
         rows += _train_two_stage(train_dataset, test_dataset, f"{run_dir}/stn_icnn", seconds, seed, verbose, report)
-    for name in single_pass:
+    for name in zoo_names("single_pass") if single_pass is None else single_pass:
         report(f"[zoo] training {name} for {seconds:.0f} s")
         model, trained = train_single_pass(
-            name, train_dataset, f"{run_dir}/{name}", seconds, input_size=input_size,
-            prior_label_maps=prior_label_maps, seed=seed, verbose=verbose,
+            name,
+            train_dataset,
+            f"{run_dir}/{name}",
+            seconds,
+            input_size=input_size,
+            prior_label_maps=prior_label_maps,
+            seed=seed,
+            verbose=verbose,
         )
         rows.append(measure_row(name, model, trained, test_dataset))
     return rows

@@ -106,9 +106,7 @@ def _ordered_dict(*args: Any) -> _StateDict:
     return _StateDict(*args)
 
 
-def _rebuild_tensor_v2(
-    storage: Any, storage_offset: Any, size: Any, stride: Any, *_autograd_state: Any
-) -> _TensorRef:
+def _rebuild_tensor_v2(storage: Any, storage_offset: Any, size: Any, stride: Any, *_autograd_state: Any) -> _TensorRef:
     """Stand-in for ``torch._utils._rebuild_tensor_v2``.
 
     ``requires_grad``, backward hooks and tensor metadata are ignored. The view
@@ -158,9 +156,7 @@ _STORAGE_TYPES = {
         ("BoolStorage", "?"),
     ]
 }
-_STORAGE_TYPES["BFloat16Storage"] = _StorageType(
-    "BFloat16Storage", np.dtype("u2"), is_bfloat16=True
-)
+_STORAGE_TYPES["BFloat16Storage"] = _StorageType("BFloat16Storage", np.dtype("u2"), is_bfloat16=True)
 
 # The stand-ins are plain functions and immutable tuples, so a pickle that sets
 # attributes on them (BUILD opcode) cannot change what later reads do with them.
@@ -250,9 +246,7 @@ def read_pytorch_checkpoint(path: str | os.PathLike[str]) -> Any:
             "load it with an old torch and save it again"
         )
     if not head.startswith((_ZIP_MAGIC, b"\x80")):
-        raise CheckpointFormatError(
-            f"{path} is not a PyTorch checkpoint (unrecognised file header)"
-        )
+        raise CheckpointFormatError(f"{path} is not a PyTorch checkpoint (unrecognised file header)")
     try:
         if head.startswith(_ZIP_MAGIC):
             obj, storages = _load_zip(path)
@@ -275,19 +269,13 @@ def _read_head(path: Path) -> bytes:
     except FileNotFoundError:
         raise CheckpointFormatError(f"checkpoint {path} does not exist") from None
     except OSError as error:
-        raise CheckpointFormatError(
-            f"cannot read checkpoint {path}: {error.strerror or error}"
-        ) from error
+        raise CheckpointFormatError(f"cannot read checkpoint {path}: {error.strerror or error}") from error
 
 
 def _load_zip(path: Path) -> tuple[Any, dict[str, np.ndarray]]:
     """Unpickles a zip-layout checkpoint; returns the object and its storages."""
     with zipfile.ZipFile(path) as archive:
-        records = [
-            name
-            for name in archive.namelist()
-            if name.endswith("/data.pkl") and name.count("/") == 1
-        ]
+        records = [name for name in archive.namelist() if name.endswith("/data.pkl") and name.count("/") == 1]
         if len(records) != 1:
             raise CheckpointFormatError(
                 f"{path} is a zip archive but not a torch.save checkpoint: "
@@ -327,14 +315,10 @@ def _load_legacy(path: Path) -> tuple[Any, dict[str, np.ndarray]]:
     except Exception:
         magic_number = None
     if magic_number != _LEGACY_MAGIC_NUMBER:
-        raise CheckpointFormatError(
-            f"{path} is not a PyTorch checkpoint (no torch.save magic number)"
-        )
+        raise CheckpointFormatError(f"{path} is not a PyTorch checkpoint (no torch.save magic number)")
     protocol_version = _load_plain_pickle(file, path)
     if protocol_version != _LEGACY_PROTOCOL_VERSION:
-        raise CheckpointFormatError(
-            f"checkpoint {path} has unsupported legacy protocol version {protocol_version!r}"
-        )
+        raise CheckpointFormatError(f"checkpoint {path} has unsupported legacy protocol version {protocol_version!r}")
     _load_plain_pickle(file, path)  # system info; storages are little-endian regardless
     unpickler = _RestrictedUnpickler(file, path, _SAFE_GLOBALS)
     obj = unpickler.load()

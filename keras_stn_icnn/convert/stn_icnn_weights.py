@@ -50,9 +50,7 @@ _PART_MODEL_PREFIXES = {
 
 def _conv_weights(state, prefix, layer):
     keys = [prefix + "weight"] + ([prefix + "bias"] if layer.use_bias else [])
-    return [(keys[0], np.transpose(state[keys[0]], (2, 3, 1, 0)))] + [
-        (key, state[key]) for key in keys[1:]
-    ]
+    return [(keys[0], np.transpose(state[keys[0]], (2, 3, 1, 0)))] + [(key, state[key]) for key in keys[1:]]
 
 
 def _batch_norm_weights(state, prefix, layer):
@@ -154,8 +152,7 @@ def load_state_dict(plan, state, where, unused=None):
             weights = weight_function(state, prefix, layer)
         except KeyError as error:
             raise WeightMappingError(
-                f"{where}: key {error.args[0]!r} is missing (needed by Keras layer "
-                f"{layer.path!r})"
+                f"{where}: key {error.args[0]!r} is missing (needed by Keras layer {layer.path!r})"
             ) from None
         for (key, value), variable in zip(weights, layer.weights):
             if tuple(value.shape) != tuple(variable.shape):
@@ -168,9 +165,7 @@ def load_state_dict(plan, state, where, unused=None):
     extra = sorted(
         key
         for key in state
-        if key not in used
-        and not _ALWAYS_IGNORED.search(key)
-        and not (unused is not None and unused.search(key))
+        if key not in used and not _ALWAYS_IGNORED.search(key) and not (unused is not None and unused.search(key))
     )
     if extra:
         raise WeightMappingError(
@@ -215,8 +210,7 @@ def load_localizer_state_dict(model, state, where="select_net"):
         plan = _fcn_plan(model)
     else:
         raise WeightMappingError(
-            f"{where}: the authors released no weights for a {name}; use the "
-            f"'resnet18' or 'fcn' localizer"
+            f"{where}: the authors released no weights for a {name}; use the 'resnet18' or 'fcn' localizer"
         )
     load_state_dict(plan, _strip_wrappers(state, "model_res."), where)
 
@@ -242,9 +236,7 @@ def load_stn_icnn_checkpoint(model, checkpoint):
     ('stage1', 'localizer', 'part_models')
     """
     if not isinstance(checkpoint, dict):
-        raise WeightMappingError(
-            f"expected a checkpoint dict, got {type(checkpoint).__name__}"
-        )
+        raise WeightMappingError(f"expected a checkpoint dict, got {type(checkpoint).__name__}")
     loaded = []
     stage1_key = "model1" if "model1" in checkpoint else "model" if "model" in checkpoint else None
     if stage1_key is not None:
@@ -256,14 +248,11 @@ def load_stn_icnn_checkpoint(model, checkpoint):
     if "model2" in checkpoint:
         if not model.shared_part_models:
             raise WeightMappingError(
-                "model2 holds shared eyebrow/eye models; build the STNiCNN with "
-                "shared_part_models=True to load it"
+                "model2 holds shared eyebrow/eye models; build the STNiCNN with shared_part_models=True to load it"
             )
         state = _strip_wrappers(checkpoint["model2"], "model.0.")
         for model_name, prefix in _PART_MODEL_PREFIXES.items():
-            part_state = {
-                key[len(prefix) :]: value for key, value in state.items() if key.startswith(prefix)
-            }
+            part_state = {key[len(prefix) :]: value for key, value in state.items() if key.startswith(prefix)}
             load_icnn_state_dict(model.get_layer(model_name), part_state, f"model2.{prefix[:-1]}")
         extra = [key for key in state if not key.startswith(tuple(_PART_MODEL_PREFIXES.values()))]
         if extra:

@@ -57,8 +57,9 @@ class CelebAMaskHQReader(FaceParsingReader):
 
     native_schema = "celebamask_hq"
 
-    def __init__(self, root, *, schema=None, skip_bad=False, split_protocol="official", split_seed=0,
-                 resolution=MASK_RESOLUTION):
+    def __init__(
+        self, root, *, schema=None, skip_bad=False, split_protocol="official", split_seed=0, resolution=MASK_RESOLUTION
+    ):
         super().__init__(root, schema=schema, skip_bad=skip_bad)
         if split_protocol not in ("official", "paper"):
             raise ValueError(f"split_protocol must be 'official' or 'paper', got {split_protocol!r}")

@@ -90,9 +90,7 @@ def check_class_ids(label, num_classes, path):
     largest = int(label.max()) if label.size else 0
     if largest >= num_classes:
         count = int(np.count_nonzero(label >= num_classes))
-        raise DatasetError(
-            f"unknown class id {largest} in {path} ({count} pixels); ids must be 0-{num_classes - 1}"
-        )
+        raise DatasetError(f"unknown class id {largest} in {path} ({count} pixels); ids must be 0-{num_classes - 1}")
 
 
 def read_lines(path):

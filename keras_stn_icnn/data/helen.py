@@ -55,9 +55,7 @@ class HelenReader(FaceParsingReader):
         for number, line in enumerate(read_lines(list_path), start=1):
             fields = [field.strip() for field in line.split(",")]
             if len(fields) < 2 or not fields[1]:
-                raise DatasetError(
-                    f"{list_path}, line {number}: expected '<index> , <name>', got {line!r}"
-                )
+                raise DatasetError(f"{list_path}, line {number}: expected '<index> , <name>', got {line!r}")
             name = fields[1]
             label_dir = self.root / "labels" / name
             label_files = tuple(label_dir / f"{name}_lbl{k:02d}.png" for k in range(NUM_LABEL_FILES))

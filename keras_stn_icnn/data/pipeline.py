@@ -60,8 +60,9 @@ def epoch_seed(seed, epoch):
     return (int(seed) * 1_000_003 + int(epoch) * 7919 + 17) % (2**31)
 
 
-def _epoch_stream(dataset, batch_size, augmentation, copies, rerandomize_each_epoch, seed, epochs, first_epoch,
-                  cache, shuffle_buffer):
+def _epoch_stream(
+    dataset, batch_size, augmentation, copies, rerandomize_each_epoch, seed, epochs, first_epoch, cache, shuffle_buffer
+):
     """The examples of epochs `first_epoch` to `epochs - 1`, shuffled and augmented, one after another.
 
     Returns:
@@ -94,7 +95,9 @@ def _epoch_stream(dataset, batch_size, augmentation, copies, rerandomize_each_ep
             shuffled = expand_with_augmentation(
                 shuffled, copies=copies, seed=augmentation_seed, config=augmentation, rerandomize_each_epoch=False
             )
-            shuffled = shuffled.shuffle(4 * int(copies) * batch_size, seed=draw_seed + 1, reshuffle_each_iteration=False)
+            shuffled = shuffled.shuffle(
+                4 * int(copies) * batch_size, seed=draw_seed + 1, reshuffle_each_iteration=False
+            )
         return shuffled.take(steps_per_epoch * batch_size)
 
     stream = one_epoch(first_epoch)
@@ -160,7 +163,15 @@ def stn_icnn_training_pipeline(
     >>> model.fit(batches.dataset, epochs=25, steps_per_epoch=batches.steps_per_epoch)  # doctest: +SKIP
     """
     stream, steps_per_epoch, num_examples = _epoch_stream(
-        dataset, batch_size, augmentation, copies, rerandomize_each_epoch, seed, epochs, first_epoch, cache,
+        dataset,
+        batch_size,
+        augmentation,
+        copies,
+        rerandomize_each_epoch,
+        seed,
+        epochs,
+        first_epoch,
+        cache,
         shuffle_buffer,
     )
 
@@ -227,7 +238,16 @@ def single_pass_training_pipeline(
     if input_size < 1:
         raise ValueError(f"input_size must be a positive int, got {input_size!r}")
     stream, steps_per_epoch, num_examples = _epoch_stream(
-        dataset, batch_size, augmentation, copies, True, seed, epochs, first_epoch, cache, shuffle_buffer,
+        dataset,
+        batch_size,
+        augmentation,
+        copies,
+        True,
+        seed,
+        epochs,
+        first_epoch,
+        cache,
+        shuffle_buffer,
     )
 
     def view(example):

@@ -158,8 +158,10 @@ class FaceParsingReader:
             except DatasetError as error:
                 self._reject(example, error)
                 empty = [np.zeros((0, 0, 3), np.uint8), np.zeros((0, 0), np.uint8)]
-                extras = [np.zeros(self.extra_signature[n].shape, self.extra_signature[n].dtype.as_numpy_dtype)
-                          for n in extra_names]
+                extras = [
+                    np.zeros(self.extra_signature[n].shape, self.extra_signature[n].dtype.as_numpy_dtype)
+                    for n in extra_names
+                ]
                 return (*empty, *extras, np.bool_(False))
             return (arrays["image"], arrays["label"], *(arrays[n] for n in extra_names), np.bool_(True))
 

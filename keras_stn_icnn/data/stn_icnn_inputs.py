@@ -26,9 +26,7 @@ from keras_stn_icnn.ops import frame_offset, resize_bilinear_align_corners, thet
 from keras_stn_icnn.ops.centroids import label_centroids, part_centres
 
 NUM_CLASSES = len(STN_ICNN_CLASS_NAMES)
-PART_CLASS_IDS = tuple(
-    tuple(STN_ICNN_CLASS_NAMES.index(name) for name in classes) for _, classes in STN_ICNN_PARTS
-)
+PART_CLASS_IDS = tuple(tuple(STN_ICNN_CLASS_NAMES.index(name) for name in classes) for _, classes in STN_ICNN_PARTS)
 
 
 def _check_fits(image, canvas_size):
@@ -128,9 +126,7 @@ def stn_icnn_inputs(image, label, *, window=81, canvas_size=1024, with_parts=Tru
     scaled = tf.cast(image, tf.float32)[tf.newaxis] / 255.0
     stage1_image = resize_bilinear_align_corners(scaled, (STAGE1_SIZE, STAGE1_SIZE))[0]
     stage1_label = tf.image.resize(label[..., tf.newaxis], (STAGE1_SIZE, STAGE1_SIZE), method="nearest")[..., 0]
-    theta, present, centres = ground_truth_theta(
-        label, window=window, canvas_size=canvas_size, integer_centres=True
-    )
+    theta, present, centres = ground_truth_theta(label, window=window, canvas_size=canvas_size, integer_centres=True)
     views = {
         "stage1_image": tf.ensure_shape(stage1_image, [STAGE1_SIZE, STAGE1_SIZE, 3]),
         "stage1_label": tf.ensure_shape(tf.cast(stage1_label, tf.uint8), [STAGE1_SIZE, STAGE1_SIZE]),

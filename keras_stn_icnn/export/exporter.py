@@ -51,9 +51,7 @@ def _litert_kind(quantization):
 
 def _checker(kind, expected, canvas_size, reports):
     def check(partial):
-        report = validation.compare_runners(
-            expected, runtimes.open_export(partial, canvas_size=canvas_size), kind
-        )
+        report = validation.compare_runners(expected, runtimes.open_export(partial, canvas_size=canvas_size), kind)
         reports[kind] = report
         if not report.passed:
             raise validation.ExportValidationError(report)
@@ -102,13 +100,10 @@ def export_model(
         raise ValueError(f"formats must be a non-empty list of {FORMATS}, got {formats!r}")
     out_dir = Path(out_dir)
     litert_paths = {
-        quantization: out_dir / f"{name}{_litert_suffix(quantization)}.tflite"
-        for quantization in litert.QUANTIZATIONS
+        quantization: out_dir / f"{name}{_litert_suffix(quantization)}.tflite" for quantization in litert.QUANTIZATIONS
     }
     onnx_path = out_dir / f"{name}.onnx"
-    targets = (list(litert_paths.values()) if "tflite" in formats else []) + (
-        [onnx_path] if "onnx" in formats else []
-    )
+    targets = (list(litert_paths.values()) if "tflite" in formats else []) + ([onnx_path] if "onnx" in formats else [])
     existing = [str(path) for path in targets if path.exists()]
     if existing and not overwrite:
         raise FileExistsError(f"{', '.join(existing)} already exist(s); pass --overwrite to replace")

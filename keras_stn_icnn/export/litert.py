@@ -68,9 +68,7 @@ class LiteRTConverter:
     def convert(self, quantization="float32"):
         """The `.tflite` file's content at `quantization` (one of `QUANTIZATIONS`), as bytes."""
         _check_quantization(quantization)
-        converter = tf.lite.TFLiteConverter.from_saved_model(
-            self._saved_model_dir.name, signature_keys=[SIGNATURE]
-        )
+        converter = tf.lite.TFLiteConverter.from_saved_model(self._saved_model_dir.name, signature_keys=[SIGNATURE])
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         if quantization != "float32":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]

@@ -39,9 +39,7 @@ def onnx_model(model, opset=DEFAULT_OPSET):
         signatures.images_function(model, check_size=False),
         input_signature=signatures.images_signature(),
     )
-    proto, _ = tf2onnx.convert.from_function(
-        function, input_signature=signatures.images_signature(), opset=int(opset)
-    )
+    proto, _ = tf2onnx.convert.from_function(function, input_signature=signatures.images_signature(), opset=int(opset))
     return proto
 
 

@@ -135,9 +135,7 @@ class OnnxRunner:
         options = onnxruntime.SessionOptions()
         if num_threads:
             options.intra_op_num_threads = int(num_threads)
-        self.session = onnxruntime.InferenceSession(
-            str(self.path), options, providers=["CPUExecutionProvider"]
-        )
+        self.session = onnxruntime.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         self._output_names = [output.name for output in self.session.get_outputs()]
 
     def __call__(self, images):
@@ -174,6 +172,5 @@ def open_export(path, canvas_size=None, num_threads=None):
     if path.suffix == ".onnx":
         return OnnxRunner(path, canvas_size, num_threads)
     raise ValueError(
-        f"{path} is not an export: expected a SavedModel folder (with saved_model.pb), "
-        "a .tflite or an .onnx file"
+        f"{path} is not an export: expected a SavedModel folder (with saved_model.pb), a .tflite or an .onnx file"
     )

@@ -110,6 +110,7 @@ def encoded_function(model):
             [tf.debugging.assert_positive(count, message="serve_bytes got an empty batch of photos")]
         ):
             count = tf.identity(count)
+
         # Explicit while loops: ExportArchive traces without AutoGraph.
         def decode(index, decoded, sizes):
             image = tf.io.decode_image(encoded[index], channels=3, dtype=tf.uint8, expand_animations=False)
@@ -135,9 +136,7 @@ def encoded_function(model):
                 [[0, padding[0]], [0, padding[1]]],
                 constant_values=tf.constant(PADDING_LABEL, tf.uint8),
             )
-            padded_probabilities = tf.pad(
-                outputs["probabilities"][0], [[0, padding[0]], [0, padding[1]], [0, 0]]
-            )
+            padded_probabilities = tf.pad(outputs["probabilities"][0], [[0, padding[0]], [0, padding[1]], [0, 0]])
             return (
                 index + 1,
                 labels.write(index, padded_labels),

@@ -1,8 +1,9 @@
 """Checking an export against the Keras model it came from.
 
 `reference_outputs` runs the model (`runtimes.KerasRunner`) on the
-validation images once; `compare_runners` runs an export on them and measures how far apart they are: the fraction of pixels
-whose label is identical and the largest probability difference. An export
+validation images once; `compare_runners` runs an export on them and
+measures how far apart they are: the fraction of pixels whose label is
+identical and the largest probability difference. An export
 is accepted when the label agreement reaches its format's bar
 (`MIN_LABEL_AGREEMENT`): 99.9% for float32 exports, whose differences are
 float rounding; 95% for quantised LiteRT files, a sanity bar that catches a

@@ -182,9 +182,7 @@ class FaceParser:
         regions = [self.framing.crop_region(face) for face in faces]
         sides = [self.framing.model_side(region.side) for region in regions]
         crops = [extract_crop(image, region, side) for region, side in zip(regions, sides)]
-        face_labels = [
-            resize_labels(labels, region.side) for labels, region in zip(self._parse(crops), regions)
-        ]
+        face_labels = [resize_labels(labels, region.side) for labels, region in zip(self._parse(crops), regions)]
         labels, face_index = _paste(image.shape[:2], regions, face_labels)
         counts = self._pixel_counts(labels, face_index, len(faces))
         parsed = [ParsedFace(face, region, count) for face, region, count in zip(faces, regions, counts)]

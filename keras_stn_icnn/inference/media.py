@@ -85,8 +85,7 @@ def collect_inputs(paths):
             kind = _kind(path)
             if kind is None:
                 raise ValueError(
-                    f"{path} is neither a photo ({', '.join(PHOTO_SUFFIXES)}) nor a video "
-                    f"({', '.join(VIDEO_SUFFIXES)})"
+                    f"{path} is neither a photo ({', '.join(PHOTO_SUFFIXES)}) nor a video ({', '.join(VIDEO_SUFFIXES)})"
                 )
             items.append(InputItem(path, kind, PurePosixPath(path.stem)))
     seen = {}

@@ -208,4 +208,3 @@ def _schema_of(class_names):
     raise ValueError(
         f"no label schema has the parser's classes {list(class_names)}; known schemas are {sorted(SCHEMAS)}"
     )
-

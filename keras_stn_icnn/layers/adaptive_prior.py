@@ -71,16 +71,18 @@ class AdaptivePrior(keras.layers.Layer):
 
     def __init__(self, size, key_point_classes, num_exemplars=5, bank_size=330, pca_components=5, **kwargs):
         super().__init__(**kwargs)
-        for name, value, minimum in (("size", size, 2), ("num_exemplars", num_exemplars, 1),
-                                     ("bank_size", bank_size, 1), ("pca_components", pca_components, 1)):
+        for name, value, minimum in (
+            ("size", size, 2),
+            ("num_exemplars", num_exemplars, 1),
+            ("bank_size", bank_size, 1),
+            ("pca_components", pca_components, 1),
+        ):
             if isinstance(value, bool) or int(value) != value or value < minimum:
                 raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
         if pca_components > 10:
             raise ValueError(f"pca_components must be at most 10 (5 key points x 2), got {pca_components!r}")
         if bank_size < num_exemplars:
-            raise ValueError(
-                f"bank_size ({bank_size!r}) must be at least num_exemplars ({num_exemplars!r})"
-            )
+            raise ValueError(f"bank_size ({bank_size!r}) must be at least num_exemplars ({num_exemplars!r})")
         key_point_classes = tuple(tuple(int(i) for i in ids) for ids in key_point_classes)
         if len(key_point_classes) != 4 or not all(key_point_classes):
             raise ValueError(
@@ -98,9 +100,7 @@ class AdaptivePrior(keras.layers.Layer):
         if num_classes is None or num_classes > 256:
             raise ValueError(f"AdaptivePrior needs 2 to 256 classes, got logits of shape {logits_shape}")
         if max(max(ids) for ids in self.key_point_classes) >= num_classes:
-            raise ValueError(
-                f"key_point_classes {self.key_point_classes} name ids beyond the {num_classes} classes"
-            )
+            raise ValueError(f"key_point_classes {self.key_point_classes} name ids beyond the {num_classes} classes")
 
         def bank_weight(name, shape, dtype="float32"):
             return self.add_weight(name=name, shape=shape, dtype=dtype, initializer="zeros", trainable=False)

@@ -82,15 +82,11 @@ class CentroidTheta(keras.layers.Layer):
         channels = stage1_shape[-1]
         if len(stage1_shape) != 4 or channels != NUM_CLASSES:
             raise ValueError(
-                f"stage1 must be [B, h, w, {NUM_CLASSES}] (STN-iCNN classes), "
-                f"got shape {tuple(stage1_shape)}"
+                f"stage1 must be [B, h, w, {NUM_CLASSES}] (STN-iCNN classes), got shape {tuple(stage1_shape)}"
             )
         for axis in (1, 2):
             if stage1_shape[axis] is not None and stage1_shape[axis] < 2:
-                raise ValueError(
-                    f"stage1 must be at least 2x2 to scale its grid, "
-                    f"got shape {tuple(stage1_shape)}"
-                )
+                raise ValueError(f"stage1 must be at least 2x2 to scale its grid, got shape {tuple(stage1_shape)}")
         if len(images_shape) < 3:
             raise ValueError(f"images must be [B, H, W, ...], got shape {tuple(images_shape)}")
 
@@ -105,9 +101,7 @@ class CentroidTheta(keras.layers.Layer):
         # Corners aligned: grid position i sits at image position i (size - 1) / (h - 1).
         # Multiply first: whole-pixel centroids times (size - 1) are exact in float32.
         centroids = centroids * (tf.cast(image_size, tf.float32) - 1.0) / (map_size - 1.0)
-        centres, _ = part_centres(
-            centroids, mass, (image_size[0], image_size[1]), min_mass=self.min_mass
-        )
+        centres, _ = part_centres(centroids, mass, (image_size[0], image_size[1]), min_mass=self.min_mass)
         frame_size = self.canvas_size or (image_size[0], image_size[1])
         top, left = frame_offset(image_size, frame_size)
         centres = tf.floor(centres + tf.cast(tf.stack([top, left]), tf.float32))

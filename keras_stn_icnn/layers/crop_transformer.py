@@ -21,8 +21,7 @@ from keras_stn_icnn.ops import assembly, grid_sample
 def _check_window(window):
     if int(window) != window or window < 1 or window % 2 == 0:
         raise ValueError(
-            f"window must be a positive odd integer (an odd window puts the crop "
-            f"on the pixel grid), got {window!r}"
+            f"window must be a positive odd integer (an odd window puts the crop on the pixel grid), got {window!r}"
         )
     return int(window)
 
@@ -160,9 +159,7 @@ class InverseCropTransformer(keras.layers.Layer):
     TensorShape([1, 6, 512, 400, 2])
     """
 
-    def __init__(
-        self, mode="nearest", canvas_size=None, fill_value=0.0, axis_aligned=False, **kwargs
-    ):
+    def __init__(self, mode="nearest", canvas_size=None, fill_value=0.0, axis_aligned=False, **kwargs):
         super().__init__(**kwargs)
         if axis_aligned and mode != "nearest":
             raise ValueError(f"axis_aligned=True needs mode 'nearest', got {mode!r}")
@@ -244,9 +241,7 @@ class PartAssembly(keras.layers.Layer):
     def __init__(self, canvas_size=None, **kwargs):
         super().__init__(**kwargs)
         self.canvas_size = _check_canvas(canvas_size)
-        self.paste = InverseCropTransformer(
-            canvas_size=self.canvas_size, axis_aligned=True, name="paste"
-        )
+        self.paste = InverseCropTransformer(canvas_size=self.canvas_size, axis_aligned=True, name="paste")
 
     def build(self, part_probabilities_shape, theta_shape, images_shape):
         self.paste.build(part_probabilities_shape[0], theta_shape, images_shape)

@@ -22,9 +22,7 @@ def _conv(filters, kernel_size, name):
 
 
 def _batch_norm(name):
-    return layers.BatchNormalization(
-        epsilon=BATCH_NORM_EPSILON, momentum=BATCH_NORM_MOMENTUM, name=name
-    )
+    return layers.BatchNormalization(epsilon=BATCH_NORM_EPSILON, momentum=BATCH_NORM_MOMENTUM, name=name)
 
 
 def _upsample_like(features, reference):
@@ -35,15 +33,11 @@ def _upsample_like(features, reference):
 def _check_pyramid(input_shape, filters, layer_name):
     if not isinstance(input_shape, (list, tuple)) or len(input_shape) != len(filters):
         raise ValueError(
-            f"{layer_name} expects a list of {len(filters)} feature maps (one per "
-            f"scale), got {input_shape!r}"
+            f"{layer_name} expects a list of {len(filters)} feature maps (one per scale), got {input_shape!r}"
         )
     for scale, (shape, expected) in enumerate(zip(input_shape, filters)):
         if len(shape) != 4 or shape[-1] != expected:
-            raise ValueError(
-                f"{layer_name}: scale {scale} must be [B, H, W, {expected}], got "
-                f"shape {tuple(shape)}"
-            )
+            raise ValueError(f"{layer_name}: scale {scale} must be [B, H, W, {expected}], got shape {tuple(shape)}")
 
 
 @keras.saving.register_keras_serializable(package="keras_stn_icnn")
@@ -77,13 +71,9 @@ class InterlinkBlock(keras.layers.Layer):
         self.kernel_size = int(kernel_size)
         if len(self.filters) < 2:
             raise ValueError(f"filters needs at least two scales, got {filters!r}")
-        self.inter_convs = [
-            _conv(f, self.kernel_size, f"inter_conv_{i}") for i, f in enumerate(self.filters)
-        ]
+        self.inter_convs = [_conv(f, self.kernel_size, f"inter_conv_{i}") for i, f in enumerate(self.filters)]
         self.inter_norms = [_batch_norm(f"inter_norm_{i}") for i in range(len(self.filters))]
-        self.convs = [
-            _conv(f, self.kernel_size, f"conv_{i}") for i, f in enumerate(self.filters)
-        ]
+        self.convs = [_conv(f, self.kernel_size, f"conv_{i}") for i, f in enumerate(self.filters)]
         self.norms = [_batch_norm(f"norm_{i}") for i in range(len(self.filters))]
 
     def _concat_width(self, scale):
@@ -162,10 +152,7 @@ class OutputIntegration(keras.layers.Layer):
         if len(self.filters) < 2:
             raise ValueError(f"filters needs at least two scales, got {filters!r}")
         # convs[j] writes scale j (j = 0 .. len - 2).
-        self.convs = [
-            _conv(f, self.kernel_size, f"conv_{j}")
-            for j, f in enumerate(self.filters[:-1])
-        ]
+        self.convs = [_conv(f, self.kernel_size, f"conv_{j}") for j, f in enumerate(self.filters[:-1])]
         self.norms = [_batch_norm(f"norm_{j}") for j in range(len(self.filters) - 1)]
 
     def build(self, input_shape):
@@ -179,9 +166,7 @@ class OutputIntegration(keras.layers.Layer):
     def call(self, inputs, training=None):
         coarser = inputs[-1]
         for j in range(len(self.filters) - 2, -1, -1):
-            x = keras.ops.concatenate(
-                [inputs[j], _upsample_like(coarser, inputs[j])], axis=-1
-            )
+            x = keras.ops.concatenate([inputs[j], _upsample_like(coarser, inputs[j])], axis=-1)
             x = self.norms[j](self.convs[j](x), training=training)
             coarser = keras.ops.tanh(x)
         return coarser

@@ -25,8 +25,9 @@ def _conv_bn(filters, kernel_size, name, transposed=False):
     layer_class = keras.layers.Conv2DTranspose if transposed else keras.layers.Conv2D
     initializer = DECODER_INITIALIZER if transposed else "he_normal"
     return (
-        layer_class(filters, kernel_size, padding="same", use_bias=False,
-                    kernel_initializer=initializer, name=f"{name}_conv"),
+        layer_class(
+            filters, kernel_size, padding="same", use_bias=False, kernel_initializer=initializer, name=f"{name}_conv"
+        ),
         keras.layers.BatchNormalization(name=f"{name}_bn"),
     )
 

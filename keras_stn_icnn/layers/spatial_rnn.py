@@ -91,9 +91,7 @@ class SpatialRNN(keras.layers.Layer):
         if len(inputs_shape) != 4 or channels is None:
             raise ValueError(f"inputs must be [B, H, W, C] with known C, got {tuple(inputs_shape)}")
         if len(gates_shape) != 4 or gates_shape[-1] != channels:
-            raise ValueError(
-                f"gates must be [B, H, W, {channels}] like inputs, got {tuple(gates_shape)}"
-            )
+            raise ValueError(f"gates must be [B, H, W, {channels}] like inputs, got {tuple(gates_shape)}")
         self.kernels = [
             self.add_weight(
                 shape=(channels, channels),

@@ -145,9 +145,7 @@ class BoundaryWeightedCrossEntropy(keras.losses.Loss):
         self.radius = _checked_radius(radius)
 
     def call(self, y_true, y_pred):
-        return _boundary_weighted_cross_entropy(
-            _integer_labels(y_true), y_pred, self.alpha, self.radius
-        )
+        return _boundary_weighted_cross_entropy(_integer_labels(y_true), y_pred, self.alpha, self.radius)
 
     def get_config(self):
         return {**super().get_config(), "alpha": self.alpha, "radius": self.radius}
@@ -274,10 +272,8 @@ class BoundaryAttentionLoss(keras.losses.Loss):
         semantic_weight, boundary_weight, attention_weight = self.loss_weights
         return (
             semantic_weight * _pixel_cross_entropy(labels, y_pred["semantic_logits"])
-            + boundary_weight
-            * _boundary_cross_entropy(labels, y_pred["boundary_logits"], self.radius, self.balanced)
-            + attention_weight
-            * _boundary_weighted_cross_entropy(labels, y_pred["logits"], self.alpha, self.radius)
+            + boundary_weight * _boundary_cross_entropy(labels, y_pred["boundary_logits"], self.radius, self.balanced)
+            + attention_weight * _boundary_weighted_cross_entropy(labels, y_pred["logits"], self.alpha, self.radius)
         )
 
     def get_config(self):
@@ -288,4 +284,3 @@ class BoundaryAttentionLoss(keras.losses.Loss):
             "radius": self.radius,
             "balanced": self.balanced,
         }
-

@@ -105,17 +105,11 @@ class BoundaryGateLoss(keras.losses.Loss):
         negatives = 1.0 - positives
         positive_count = tf.reduce_sum(positives, axis=[1, 2])
         negative_count = tf.reduce_sum(negatives, axis=[1, 2])
-        positive_mean = tf.reduce_sum(pixel_losses * positives, axis=[1, 2]) / tf.maximum(
-            positive_count, 1.0
-        )
-        negative_mean = tf.reduce_sum(pixel_losses * negatives, axis=[1, 2]) / tf.maximum(
-            negative_count, 1.0
-        )
+        positive_mean = tf.reduce_sum(pixel_losses * positives, axis=[1, 2]) / tf.maximum(positive_count, 1.0)
+        negative_mean = tf.reduce_sum(pixel_losses * negatives, axis=[1, 2]) / tf.maximum(negative_count, 1.0)
         positive_weight = tf.cast(positive_count > 0, y_pred.dtype)
         negative_weight = self.negative_ratio * tf.cast(negative_count > 0, y_pred.dtype)
-        return (positive_weight * positive_mean + negative_weight * negative_mean) / (
-            positive_weight + negative_weight
-        )
+        return (positive_weight * positive_mean + negative_weight * negative_mean) / (positive_weight + negative_weight)
 
     def get_config(self):
         return {**super().get_config(), "negative_ratio": self.negative_ratio}

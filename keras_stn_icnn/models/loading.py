@@ -28,8 +28,7 @@ SAVED_MODEL_SIGNATURE = "serving_default"
 
 PYTORCH_SUFFIXES = (".pth.tar", ".pth")
 _EXPECTED = (
-    "a .keras file, a SavedModel folder (holding saved_model.pb) or an authors' PyTorch "
-    "checkpoint (*.pth.tar or *.pth)"
+    "a .keras file, a SavedModel folder (holding saved_model.pb) or an authors' PyTorch checkpoint (*.pth.tar or *.pth)"
 )
 
 

@@ -23,7 +23,6 @@ from keras_stn_icnn.checks import check_image
 from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES, STN_ICNN_PART_NAMES, STN_ICNN_PARTS
 from keras_stn_icnn.layers.label_map import LabelMap
 
-
 # Shared part models: (model name, parts it labels, parts it sees mirrored).
 _SHARED_PART_MODELS = (
     ("eyebrow_model", ("eyebrow1", "eyebrow2"), ("eyebrow2",)),
@@ -49,10 +48,7 @@ def part_model_plan(shared_part_models):
         list of `(model name, number of classes, parts, mirrored parts)`.
     """
     if shared_part_models:
-        return [
-            (name, _part_channels(parts[0]), parts, mirrored)
-            for name, parts, mirrored in _SHARED_PART_MODELS
-        ]
+        return [(name, _part_channels(parts[0]), parts, mirrored) for name, parts, mirrored in _SHARED_PART_MODELS]
     return [(f"{part}_model", _part_channels(part), (part,), ()) for part in STN_ICNN_PART_NAMES]
 
 
@@ -87,9 +83,7 @@ def run_part_models(patches, plan, part_models, window):
         logits = part_models[model_name](keras.ops.reshape(stacked, (-1, window, window, 3)))
         logits = keras.ops.reshape(logits, (-1, len(parts), window, window, logits.shape[-1]))
         for k, part in enumerate(parts):
-            part_logits[part] = (
-                keras.ops.flip(logits[:, k], 2) if part in mirrored else logits[:, k]
-            )
+            part_logits[part] = keras.ops.flip(logits[:, k], 2) if part in mirrored else logits[:, k]
     return {part: part_logits[part] for part in STN_ICNN_PART_NAMES}
 
 
@@ -107,9 +101,7 @@ def parsing_outputs(stage1_logits, theta, part_logits, assembly, images):
         dict with `"stage1_logits"`, `"theta"`, `"part_logits"`,
         `"probabilities"` `[B, H, W, 9]` and `"labels"` uint8 `[B, H, W]`.
     """
-    part_probabilities = [
-        layers.Softmax(name=f"{part}_softmax")(part_logits[part]) for part in STN_ICNN_PART_NAMES
-    ]
+    part_probabilities = [layers.Softmax(name=f"{part}_softmax")(part_logits[part]) for part in STN_ICNN_PART_NAMES]
     probabilities = assembly(part_probabilities, theta, images)
     labels = LabelMap(name="labels")(probabilities)
     return {
@@ -179,13 +171,9 @@ class ParsingMixin:
         if isinstance(images, np.ndarray) and images.ndim == 4:
             return np.stack(self.parse(list(images)))
         if isinstance(images, np.ndarray):
-            raise ValueError(
-                f"images must be [H, W, 3] or [B, H, W, 3], got an array of shape {images.shape}"
-            )
+            raise ValueError(f"images must be [H, W, 3] or [B, H, W, 3], got an array of shape {images.shape}")
         if not isinstance(images, (list, tuple)):
-            raise TypeError(
-                f"images must be a numpy array or a list of them, got {type(images).__name__}"
-            )
+            raise TypeError(f"images must be a numpy array or a list of them, got {type(images).__name__}")
         checked = [self._checked_image(image, index) for index, image in enumerate(images)]
         results = [None] * len(checked)
         by_size = {}

@@ -153,8 +153,7 @@ class SinglePassParsingMixin(ParsingMixin):
         """
         if y is None:
             raise ValueError(
-                f"{type(self).__name__} trains on label maps: call fit(images, labels) with "
-                "integer [B, H, W] labels"
+                f"{type(self).__name__} trains on label maps: call fit(images, labels) with integer [B, H, W] labels"
             )
         if sample_weight is not None:
             raise ValueError(f"{type(self).__name__} does not support sample_weight")

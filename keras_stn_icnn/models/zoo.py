@@ -47,13 +47,29 @@ class ZooEntry:
 ZOO = {
     entry.name: entry
     for entry in (
-        ZooEntry("stn_icnn", STNiCNN, "stages", "STN-iCNN (Yin et al. 2020): interlinked CNNs with a differentiable crop"),
-        ZooEntry("icnn_baseline", ICNNBaseline, "stages", "two-stage iCNN (Zhou et al. 2015) with the centroid cropper"),
+        ZooEntry(
+            "stn_icnn", STNiCNN, "stages", "STN-iCNN (Yin et al. 2020): interlinked CNNs with a differentiable crop"
+        ),
+        ZooEntry(
+            "icnn_baseline", ICNNBaseline, "stages", "two-stage iCNN (Zhou et al. 2015) with the centroid cropper"
+        ),
         ZooEntry("icnn", ICNNParser, "single_pass", "one-stage iCNN at one working size"),
-        ZooEntry("rnn_g", RNNG, "single_pass", "RNN-G (Liu et al. 2017): a shallow CNN with a spatially variant gated RNN"),
-        ZooEntry("rnn_g_two_stage", RNNGTwoStage, "single_pass", "RNN-G on the whole face, then its component networks on part crops"),
+        ZooEntry(
+            "rnn_g", RNNG, "single_pass", "RNN-G (Liu et al. 2017): a shallow CNN with a spatially variant gated RNN"
+        ),
+        ZooEntry(
+            "rnn_g_two_stage",
+            RNNGTwoStage,
+            "single_pass",
+            "RNN-G on the whole face, then its component networks on part crops",
+        ),
         ZooEntry("bass", BASS, "single_pass", "BASS (Liu et al. 2020, LaPa): boundary-attention semantic segmentation"),
-        ZooEntry("red_net", RedNet, "single_pass", "RED-Net (Guo et al. 2018): residual encoder-decoder with an adaptive prior"),
+        ZooEntry(
+            "red_net",
+            RedNet,
+            "single_pass",
+            "RED-Net (Guo et al. 2018): residual encoder-decoder with an adaptive prior",
+        ),
     )
 }
 """Every zoo model by name."""

@@ -41,9 +41,7 @@ KEY_POINT_NAMES = ("left_eye", "right_eye", "nose_tip", "mouth_left", "mouth_rig
 KEY_POINT_CLASS_NAMES = (("left_eye",), ("right_eye",), ("nose",), ("upper_lip", "inner_mouth", "lower_lip"))
 """Class names of the eyes, the nose and the mouth (whose two extreme columns give both corners)."""
 
-ExemplarBank = collections.namedtuple(
-    "ExemplarBank", ["label_maps", "projections", "key_point_mean", "pca_basis"]
-)
+ExemplarBank = collections.namedtuple("ExemplarBank", ["label_maps", "projections", "key_point_mean", "pca_basis"])
 """The exemplars of the adaptive prior.
 
 Attributes:
@@ -80,8 +78,7 @@ def key_point_class_ids(class_names):
         missing = [name for name in group if name not in names]
         if missing:
             raise ValueError(
-                f"the adaptive prior needs the classes {missing} for its key points; "
-                f"class_names is {names!r}"
+                f"the adaptive prior needs the classes {missing} for its key points; class_names is {names!r}"
             )
         ids.append(tuple(names.index(name) for name in group))
     return tuple(ids)
@@ -129,8 +126,10 @@ def facial_key_points(label_maps, class_ids):
         mask = _class_mask(label_maps, ids)
         mass = tf.reduce_sum(mask, axis=[1, 2])
         centre = tf.stack(
-            [_safe_divide(tf.reduce_sum(mask * rows, axis=[1, 2]), mass),
-             _safe_divide(tf.reduce_sum(mask * cols, axis=[1, 2]), mass)],
+            [
+                _safe_divide(tf.reduce_sum(mask * rows, axis=[1, 2]), mass),
+                _safe_divide(tf.reduce_sum(mask * cols, axis=[1, 2]), mass),
+            ],
             axis=-1,
         )
         points.append(centre)

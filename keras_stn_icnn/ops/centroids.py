@@ -64,7 +64,10 @@ def class_centroids(probabilities):
     col_mass = tf.reduce_sum(probabilities, axis=-3)  # [..., W, C]
     mass = tf.reduce_sum(row_mass, axis=-2)
     sums = tf.stack(
-        [tf.reduce_sum(row_mass * rows[:, tf.newaxis], axis=-2), tf.reduce_sum(col_mass * cols[:, tf.newaxis], axis=-2)],
+        [
+            tf.reduce_sum(row_mass * rows[:, tf.newaxis], axis=-2),
+            tf.reduce_sum(col_mass * cols[:, tf.newaxis], axis=-2),
+        ],
         axis=-1,
     )
     return _divide_or_centre(sums, mass, _frame_centre(shape[-3], shape[-2])), mass
@@ -90,10 +93,12 @@ def label_centroids(label, num_classes):
     # and exact integer counts, so the sums do not drift on large images.
     row_ids = label + num_classes * tf.range(height)[:, tf.newaxis]
     col_ids = label + num_classes * tf.range(width)[tf.newaxis, :]
-    row_counts = tf.reshape(tf.math.bincount(row_ids, minlength=height * num_classes, dtype=tf.int64),
-                            [height, num_classes])
-    col_counts = tf.reshape(tf.math.bincount(col_ids, minlength=width * num_classes, dtype=tf.int64),
-                            [width, num_classes])
+    row_counts = tf.reshape(
+        tf.math.bincount(row_ids, minlength=height * num_classes, dtype=tf.int64), [height, num_classes]
+    )
+    col_counts = tf.reshape(
+        tf.math.bincount(col_ids, minlength=width * num_classes, dtype=tf.int64), [width, num_classes]
+    )
     rows = tf.range(tf.cast(height, tf.int64))[:, tf.newaxis]
     cols = tf.range(tf.cast(width, tf.int64))[:, tf.newaxis]
     sums = tf.cast(
@@ -143,7 +148,9 @@ def part_centres(centroids, mass, frame_size, part_classes=STN_ICNN_PART_CLASSES
     inner = sorted({c for classes in part_classes for c in classes})
     inner_mass = tf.gather(mass, inner, axis=-1)
     inner_sums = tf.reduce_sum(tf.gather(centroids, inner, axis=-2) * inner_mass[..., tf.newaxis], axis=-2)
-    fallback = _divide_or_centre(inner_sums, tf.reduce_sum(inner_mass, axis=-1), _frame_centre(frame_size[0], frame_size[1]))
+    fallback = _divide_or_centre(
+        inner_sums, tf.reduce_sum(inner_mass, axis=-1), _frame_centre(frame_size[0], frame_size[1])
+    )
 
     filled = []
     for part, centre in enumerate(tf.unstack(centres, axis=-2)):

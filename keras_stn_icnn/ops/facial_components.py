@@ -155,9 +155,7 @@ def component_thetas(class_maps, image_size, class_names, margin=0.2):
         centre_y = tf.where(present, centre_y, (height - 1.0) / 2.0)
         centre_x = tf.where(present, centre_x, (width - 1.0) / 2.0)
         input_height, input_width = component.input_size
-        box_height = tf.maximum(
-            tf.maximum(extent_y, extent_x * input_height / input_width), min_height
-        )
+        box_height = tf.maximum(tf.maximum(extent_y, extent_x * input_height / input_width), min_height)
         box_width = box_height * input_width / input_height
         zeros = tf.zeros_like(centre_x)
         row0 = tf.stack([box_width / (width - 1.0), zeros, -1.0 + 2.0 * centre_x / (width - 1.0)], -1)

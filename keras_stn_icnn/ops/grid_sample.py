@@ -45,14 +45,10 @@ def _gather_pixels(image, rows, cols):
     shape = tf.shape(image)
     height, width, channels = shape[1], shape[2], shape[3]
     inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
-    flat_index = tf.clip_by_value(rows, 0, height - 1) * width + tf.clip_by_value(
-        cols, 0, width - 1
-    )
+    flat_index = tf.clip_by_value(rows, 0, height - 1) * width + tf.clip_by_value(cols, 0, width - 1)
     index_shape = tf.shape(flat_index)
     flat_image = tf.reshape(image, [shape[0], height * width, channels])
-    values = tf.gather(
-        flat_image, tf.reshape(flat_index, [shape[0], -1]), axis=1, batch_dims=1
-    )
+    values = tf.gather(flat_image, tf.reshape(flat_index, [shape[0], -1]), axis=1, batch_dims=1)
     values = tf.reshape(values, tf.concat([index_shape, [channels]], axis=0))
     return values * tf.cast(inside, values.dtype)[..., tf.newaxis]
 
@@ -218,9 +214,7 @@ def _paste_axis_aligned(patches, theta, frame_positions, fill_value):
     indices = []
     for axis, positions in enumerate(frame_positions):
         row = 1 - axis  # x (axis 1) uses theta row 0, y (axis 0) uses row 1
-        source = positions * tf.expand_dims(inverse[:, :, row, row], -1) + tf.expand_dims(
-            inverse[:, :, row, 2], -1
-        )
+        source = positions * tf.expand_dims(inverse[:, :, row, row], -1) + tf.expand_dims(inverse[:, :, row, 2], -1)
         index = tf.cast(tf.round(affine.to_pixels(source, patch_size[axis])), tf.int32)
         inside = (index >= 0) & (index < patch_size[axis])
         indices.append(tf.where(inside, index, patch_size[axis]))  # the fill row/column
@@ -281,19 +275,13 @@ def paste(
     if region is None:
         region = (0, 0, frame_size[0], frame_size[1])
     top, left, height, width = region
-    x_positions = affine.normalized_positions(frame_size[1], patches.dtype)[
-        left : left + width
-    ]
-    y_positions = affine.normalized_positions(frame_size[0], patches.dtype)[
-        top : top + height
-    ]
+    x_positions = affine.normalized_positions(frame_size[1], patches.dtype)[left : left + width]
+    y_positions = affine.normalized_positions(frame_size[0], patches.dtype)[top : top + height]
     if axis_aligned:
         if mode != "nearest":
             raise ValueError(f"axis_aligned pasting supports mode 'nearest' only, got {mode!r}")
         return _paste_axis_aligned(patches, theta, (y_positions, x_positions), fill_value)
-    x_norm, y_norm = affine.transform_grid(
-        affine.invert_theta(tf.cast(theta, patches.dtype)), x_positions, y_positions
-    )
+    x_norm, y_norm = affine.transform_grid(affine.invert_theta(tf.cast(theta, patches.dtype)), x_positions, y_positions)
     x = tf.reshape(affine.to_pixels(x_norm, patch_width), [batch * parts, height, width])
     y = tf.reshape(affine.to_pixels(y_norm, patch_height), [batch * parts, height, width])
     fill = tf.cast(fill_value, patches.dtype)
@@ -352,7 +340,5 @@ def paste_box(patches, theta, frame_size):
     rows = _interpolation_matrix(theta[:, 1, 1], theta[:, 1, 2], frame_size[0], patch_height)
     cols = _interpolation_matrix(theta[:, 0, 0], theta[:, 0, 2], frame_size[1], patch_width)
     channels_first = tf.transpose(patches, [0, 3, 1, 2])  # [B, C, h, w]
-    pasted = tf.matmul(
-        tf.matmul(tf.expand_dims(rows, 1), channels_first), tf.expand_dims(cols, 1), transpose_b=True
-    )
+    pasted = tf.matmul(tf.matmul(tf.expand_dims(rows, 1), channels_first), tf.expand_dims(cols, 1), transpose_b=True)
     return tf.transpose(pasted, [0, 2, 3, 1])

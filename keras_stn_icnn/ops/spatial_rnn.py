@@ -160,7 +160,5 @@ def spatial_rnn_4way(x, g, w, b):
     if height is not None and height == width:
         hidden = _recurrences(x, g, w, b, DIRECTIONS)
     else:
-        hidden = _recurrences(x, g, w[:2], b[:2], DIRECTIONS[:2]) + _recurrences(
-            x, g, w[2:], b[2:], DIRECTIONS[2:]
-        )
+        hidden = _recurrences(x, g, w[:2], b[:2], DIRECTIONS[:2]) + _recurrences(x, g, w[2:], b[2:], DIRECTIONS[2:])
     return tf.reduce_max(tf.stack(hidden, axis=0), axis=0)

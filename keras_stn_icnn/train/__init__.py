@@ -1,6 +1,5 @@
 """Training: the paper's recipes, the stages as data, the trainers, optimizers, strategy and callbacks."""
 
-from keras_stn_icnn.train.single_pass_trainer import SinglePassSchedule, SinglePassTrainer
 from keras_stn_icnn.train.recipes import (
     CELEBAMASK_HQ_RECIPE,
     HELEN_RECIPE,
@@ -10,6 +9,7 @@ from keras_stn_icnn.train.recipes import (
     Recipe,
     StageSettings,
 )
+from keras_stn_icnn.train.single_pass_trainer import SinglePassSchedule, SinglePassTrainer
 from keras_stn_icnn.train.stages import ICNN_BASELINE_STAGES, STAGES, STN_ICNN_STAGES, Stage
 from keras_stn_icnn.train.trainer import StageTrainer
 

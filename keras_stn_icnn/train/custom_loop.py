@@ -78,7 +78,11 @@ def fit_with_custom_loop(model, dataset, *, epochs, steps_per_epoch, initial_epo
 
     history = keras.callbacks.History()
     callback_list = keras.callbacks.CallbackList(
-        [*callbacks, history], add_progbar=verbose != 0, verbose=verbose, epochs=epochs, steps=steps_per_epoch,
+        [*callbacks, history],
+        add_progbar=verbose != 0,
+        verbose=verbose,
+        epochs=epochs,
+        steps=steps_per_epoch,
         model=model,
     )
     model.stop_training = False

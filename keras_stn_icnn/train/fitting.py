@@ -100,8 +100,7 @@ class ResumableFit:
         if self.chief:
             atomic_save_weights(self.tracked_model, self.final_weights)
 
-    def run(self, model, dataset, *, epochs, steps_per_epoch, batch_size, time_budget_seconds=None,
-            verbose="auto"):
+    def run(self, model, dataset, *, epochs, steps_per_epoch, batch_size, time_budget_seconds=None, verbose="auto"):
         """Fits `model` (compiled) from the epoch the backups reach, then saves the final weights.
 
         Args:
@@ -133,7 +132,6 @@ class ResumableFit:
         else:
             fit = functools.partial(model.fit, shuffle=False)  # the pipelines shuffle, seeded per epoch
         with global_batch_norm(self.tracked_model, self.strategy):
-            history = fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks,
-                          verbose=verbose)
+            history = fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose)
         self.save_final()
         return history.history

@@ -211,8 +211,20 @@ def build_single_pass(name, input_size, prior_label_maps=None, class_names=STN_I
     return model
 
 
-def train_single_pass(name, train_dataset, run_dir, seconds=None, *, input_size=256, batch_size=8,
-                      learning_rate=1e-3, epochs=MAX_EPOCHS, prior_label_maps=None, seed=0, verbose="auto"):
+def train_single_pass(
+    name,
+    train_dataset,
+    run_dir,
+    seconds=None,
+    *,
+    input_size=256,
+    batch_size=8,
+    learning_rate=1e-3,
+    epochs=MAX_EPOCHS,
+    prior_label_maps=None,
+    seed=0,
+    verbose="auto",
+):
     """Trains one single-pass zoo parser on STN-iCNN's classes for `epochs`, or for `seconds` if sooner.
 
     Args:
@@ -237,7 +249,9 @@ def train_single_pass(name, train_dataset, run_dir, seconds=None, *, input_size=
     trainer = SinglePassTrainer(
         run_dir,
         functools.partial(build_single_pass, name, input_size, prior_label_maps),
-        SinglePassSchedule(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, time_budget_seconds=seconds),
+        SinglePassSchedule(
+            epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, time_budget_seconds=seconds
+        ),
         seed=seed,
         verbose=verbose,
     )

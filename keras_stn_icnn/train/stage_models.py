@@ -17,9 +17,9 @@ import keras
 import tensorflow as tf
 
 from keras_stn_icnn.data.stn_icnn_inputs import PART_CLASS_IDS
+from keras_stn_icnn.geometry import STAGE1_SIZE
 from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES, STN_ICNN_PART_NAMES
 from keras_stn_icnn.layers.crop_transformer import CropTransformer
-from keras_stn_icnn.geometry import STAGE1_SIZE
 from keras_stn_icnn.models.parsing import part_model_plan, run_part_models
 
 STAGE1 = "stage1"

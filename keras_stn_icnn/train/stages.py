@@ -28,9 +28,9 @@ from typing import Callable
 import keras
 import tensorflow as tf
 
+from keras_stn_icnn.geometry import STAGE1_SIZE
 from keras_stn_icnn.labels import STN_ICNN_PART_NAMES
 from keras_stn_icnn.metrics import CropCentreError, FaceParsingF1
-from keras_stn_icnn.geometry import STAGE1_SIZE
 from keras_stn_icnn.train import stage_models
 from keras_stn_icnn.train.optimizers import ADAM_EPSILON, GroupedAdam, halving_schedule, warmup_cosine_schedule
 

@@ -151,4 +151,3 @@ def global_batch_norm(model, strategy):
     finally:
         for layer, value in zip(layers, previous):
             layer.synchronized = value
-

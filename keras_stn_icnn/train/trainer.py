@@ -56,8 +56,20 @@ class StageTrainer:
     >>> parser = trainer.train(HelenReader(root, schema="stn_icnn").dataset("train"))  # doctest: +SKIP
     """
 
-    def __init__(self, run_dir, recipe, *, localizer=None, canvas_size=1024, seed=0, strategy=None,
-                 verbose="auto", jit_compile=None, time_budget_seconds=None, build_parser=None):
+    def __init__(
+        self,
+        run_dir,
+        recipe,
+        *,
+        localizer=None,
+        canvas_size=1024,
+        seed=0,
+        strategy=None,
+        verbose="auto",
+        jit_compile=None,
+        time_budget_seconds=None,
+        build_parser=None,
+    ):
         self.run_dir = Path(run_dir)
         self.recipe = recipe
         self.canvas_size = int(canvas_size)
@@ -68,16 +80,17 @@ class StageTrainer:
         self.jit_compile = default_jit_compile(jit_compile)
         unknown = sorted(set(time_budget_seconds or {}) - set(STN_ICNN_STAGES))
         if unknown:
-            raise ValueError(
-                f"time_budget_seconds names unknown stage(s) {unknown}; the stages are {STN_ICNN_STAGES}"
-            )
+            raise ValueError(f"time_budget_seconds names unknown stage(s) {unknown}; the stages are {STN_ICNN_STAGES}")
         self.time_budget_seconds = dict(time_budget_seconds or {})
         for stage in STN_ICNN_STAGES:
             check_global_batch_size(getattr(recipe, stage).batch_size, self.strategy)
         if build_parser is None:
+
             def build_parser():
-                return STNiCNN(localizer=localizer or recipe.localizer_network, window=recipe.window,
-                               canvas_size=self.canvas_size)
+                return STNiCNN(
+                    localizer=localizer or recipe.localizer_network, window=recipe.window, canvas_size=self.canvas_size
+                )
+
         keras.utils.set_random_seed(self.seed)
         with self.strategy.scope():
             self.parser = build_parser()

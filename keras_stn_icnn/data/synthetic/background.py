@@ -9,7 +9,6 @@ from keras_stn_icnn.data.synthetic.canvas import from_picture, to_picture
 from keras_stn_icnn.data.synthetic.sampling import pick, random_colour, skin_tone, uniform
 from keras_stn_icnn.data.synthetic.shapes import ellipse, rectangle
 
-
 _BACKGROUND_KINDS = ("plain", "gradient", "clutter")
 _BACKGROUND_WEIGHTS = (0.15, 0.2, 0.65)
 

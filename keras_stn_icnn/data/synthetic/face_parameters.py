@@ -8,7 +8,6 @@ import numpy as np
 from keras_stn_icnn.data.synthetic.sampling import pick, skin_tone, uniform
 from keras_stn_icnn.data.synthetic.shapes import Shape
 
-
 FACE_SCALE_RANGE = (0.48, 0.54)  # face skin height / PHOTO_SIZE: every part fits STN-iCNN's 81 px window
 MAX_ROTATION_DEGREES = 35.0
 MIN_YAW_SQUASH = 0.82  # horizontal scale of the face, 1 = frontal

@@ -97,6 +97,7 @@ def _paint_eye(canvas, face, side, label):
 
 def _iris_colour(colour, cu, cv, radius):
     """f(u, v) -> iris colour, darker towards its rim."""
+
     def shade(u, v):
         r = np.sqrt((u - cu) ** 2 + (v - cv) ** 2) / radius
         return (1.1 - 0.5 * r * r)[:, None] * colour

@@ -11,7 +11,6 @@ from keras_stn_icnn.checks import check_int
 from keras_stn_icnn.data.synthetic.helen_layout import MANIFEST_NAME, SPLIT_FILES, write_set
 from keras_stn_icnn.data.synthetic.rendering import check_seed
 
-
 GENERATOR_VERSION = 3  # 3: one photo size and one face scale (2: 250-800 px photos, face scale with the photo)
 """Changes whenever the same seed would give different files."""
 
@@ -76,8 +75,7 @@ def generate_synthetic_helen(root, *, num_train=200, num_val=40, num_test=60, se
             print(f"synthetic faces: reusing {root}", file=sys.stderr, flush=True)
         return root
     if stale and progress:
-        print(f"synthetic faces: {root} was made by an older generator; making it again",
-              file=sys.stderr, flush=True)
+        print(f"synthetic faces: {root} was made by an older generator; making it again", file=sys.stderr, flush=True)
     root.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}.partial-"))
     try:

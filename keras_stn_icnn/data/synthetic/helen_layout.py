@@ -10,7 +10,6 @@ from PIL import Image
 from keras_stn_icnn.data.synthetic.class_ids import NUM_CLASSES
 from keras_stn_icnn.data.synthetic.rendering import render_face_jpeg
 
-
 MANIFEST_NAME = "synthetic.json"
 SPLIT_FILES = {"train": "exemplars.txt", "val": "tuning.txt", "test": "testing.txt"}
 NAME_FORMAT = "synthetic_{:06d}"

@@ -9,7 +9,6 @@ from keras_stn_icnn.data.synthetic.face_parameters import face_outline
 from keras_stn_icnn.data.synthetic.sampling import pick, random_colour, skin_tone, uniform
 from keras_stn_icnn.data.synthetic.shapes import Shape, capsule, ellipse, rectangle, superellipse
 
-
 FRINGE_OVER_BROWS_PROBABILITY = 0.25
 OCCLUDER_KINDS = ("hand", "microphone", "rectangle", "ellipse")
 

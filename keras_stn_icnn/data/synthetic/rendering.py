@@ -67,7 +67,6 @@ from keras_stn_icnn.data.synthetic.head import paint_body, paint_head
 from keras_stn_icnn.data.synthetic.occlusions import OCCLUDER_KINDS, paint_front_hair, paint_glasses, paint_occluder
 from keras_stn_icnn.data.synthetic.sampling import pick, uniform
 
-
 PHOTO_SIZE = 512  # every photo is PHOTO_SIZE x PHOTO_SIZE, as in the authors' CelebAMask-HQ preprocessing
 JPEG_QUALITY_RANGE = (30, 95)
 MAX_BLUR_SIGMA = 1.8

@@ -2,7 +2,6 @@
 
 import numpy as np
 
-
 _SKIN_TONES = np.array(
     [
         (255, 232, 220),

@@ -195,8 +195,7 @@ class BASS(SinglePassParsingMixin, keras.Model):
         semantic_fusion = _conv_norm_relu(head_filters, 3, "semantic_fusion")
         semantic_classifier = layers.Conv2D(num_classes, 1, name="semantic_classifier")
         boundary_projections = {
-            stage: _conv_norm_relu(boundary_filters, 1, f"boundary_projection_{stage}")
-            for stage in BOUNDARY_STAGES
+            stage: _conv_norm_relu(boundary_filters, 1, f"boundary_projection_{stage}") for stage in BOUNDARY_STAGES
         }
         boundary_fusion = _conv_norm_relu(boundary_filters, 3, "boundary_fusion")
         boundary_classifier = layers.Conv2D(1, 1, name="boundary_classifier")
@@ -211,23 +210,17 @@ class BASS(SinglePassParsingMixin, keras.Model):
         semantic_features = semantic_fusion(pyramid_pooling(features["conv5"]))
         semantic_logits = semantic_classifier(semantic_features)
 
-        boundary_levels = [
-            boundary_projections[stage](features[stage]) for stage in BOUNDARY_STAGES
-        ]
+        boundary_levels = [boundary_projections[stage](features[stage]) for stage in BOUNDARY_STAGES]
         boundary_levels = [boundary_levels[0]] + [
             AlignedBilinearResize(fine_size, name=f"boundary_resize_{stage}")(level)
             for stage, level in zip(BOUNDARY_STAGES[1:], boundary_levels[1:])
         ]
-        boundary_features = boundary_fusion(
-            layers.Concatenate(name="boundary_concat")(boundary_levels)
-        )
+        boundary_features = boundary_fusion(layers.Concatenate(name="boundary_concat")(boundary_levels))
         boundary_logits = boundary_classifier(boundary_features)
 
         attention_inputs = layers.Concatenate(name="attention_concat")(
             [
-                AlignedBilinearResize(fine_size, name="semantic_features_resize")(
-                    semantic_features
-                ),
+                AlignedBilinearResize(fine_size, name="semantic_features_resize")(semantic_features),
                 boundary_features,
             ]
         )

@@ -33,9 +33,7 @@ def adaptive_average_pool(features, bins):
     """
     height, width = features.shape[1], features.shape[2]
     if height is None or width is None:
-        raise ValueError(
-            f"adaptive_average_pool needs a static height and width, got {features.shape}"
-        )
+        raise ValueError(f"adaptive_average_pool needs a static height and width, got {features.shape}")
 
     def cells(size):
         return [(i * size // bins, -(-(i + 1) * size // bins)) for i in range(bins)]
@@ -85,9 +83,7 @@ class PyramidPooling(keras.layers.Layer):
             raise ValueError(f"bins must be ints >= 1, got {bins!r}")
         self.filters = int(filters)
         self.bins = tuple(int(b) for b in bins)
-        self.projections = [
-            layers.Conv2D(self.filters, 1, use_bias=False, name=f"pool{b}_conv") for b in self.bins
-        ]
+        self.projections = [layers.Conv2D(self.filters, 1, use_bias=False, name=f"pool{b}_conv") for b in self.bins]
         self.norms = [layers.BatchNormalization(name=f"pool{b}_bn") for b in self.bins]
 
     def build(self, input_shape):

@@ -249,8 +249,7 @@ def _read_legacy_weights(group):
     for layer_name in group.attrs["layer_names"]:
         layer_group = group[_text(layer_name)]
         stored[_text(layer_name)] = [
-            np.array(layer_group[_text(weight_name)])
-            for weight_name in layer_group.attrs["weight_names"]
+            np.array(layer_group[_text(weight_name)]) for weight_name in layer_group.attrs["weight_names"]
         ]
     return stored
 
@@ -325,8 +324,7 @@ def load_backbone_weights(model_or_backbone, path):
             continue
         if layer.name not in stored:
             raise ValueError(
-                f"backbone weights file {path} does not fit the backbone: it has no weights "
-                f"for layer {layer.name!r}"
+                f"backbone weights file {path} does not fit the backbone: it has no weights for layer {layer.name!r}"
             )
         expected = [tuple(weight.shape) for weight in layer.weights]
         found = [tuple(array.shape) for array in stored[layer.name]]

@@ -57,30 +57,20 @@ class ICNN(keras.Model):
         # === Layers ===
         pools = [PaddedMaxPooling2D(name=f"pyramid_pool_{i}") for i in range(1, len(filters))]
         input_convs = [
-            layers.Conv2D(f, kernel_size, padding="same", name=f"input_conv_{i}")
-            for i, f in enumerate(filters)
+            layers.Conv2D(f, kernel_size, padding="same", name=f"input_conv_{i}") for i, f in enumerate(filters)
         ]
         input_norms = [
-            layers.BatchNormalization(
-                epsilon=BATCH_NORM_EPSILON, momentum=BATCH_NORM_MOMENTUM, name=f"input_norm_{i}"
-            )
+            layers.BatchNormalization(epsilon=BATCH_NORM_EPSILON, momentum=BATCH_NORM_MOMENTUM, name=f"input_norm_{i}")
             for i in range(len(filters))
         ]
-        interlinks = [
-            InterlinkBlock(filters, kernel_size, name=f"interlink_{k}")
-            for k in range(num_interlink_layers)
-        ]
+        interlinks = [InterlinkBlock(filters, kernel_size, name=f"interlink_{k}") for k in range(num_interlink_layers)]
         integration = OutputIntegration(filters, kernel_size, name="output_integration")
-        head_conv_1 = layers.Conv2D(
-            2 * num_classes + 8, kernel_size, padding="same", name="head_conv_1"
-        )
+        head_conv_1 = layers.Conv2D(2 * num_classes + 8, kernel_size, padding="same", name="head_conv_1")
         head_norm_1 = layers.BatchNormalization(
             epsilon=BATCH_NORM_EPSILON, momentum=BATCH_NORM_MOMENTUM, name="head_norm_1"
         )
         head_conv_2 = layers.Conv2D(num_classes, kernel_size, padding="same", name="head_conv_2")
-        head_conv_3 = layers.Conv2D(
-            num_classes, output_kernel_size, padding="same", name="head_conv_3"
-        )
+        head_conv_3 = layers.Conv2D(num_classes, output_kernel_size, padding="same", name="head_conv_3")
 
         # === Functional model ===
         inputs = keras.Input(shape=(None, None, 3), name="images")
@@ -88,8 +78,7 @@ class ICNN(keras.Model):
         for pool in pools:
             pyramid.append(pool(pyramid[-1]))
         features = [
-            layers.Activation("tanh")(norm(conv(scale)))
-            for scale, conv, norm in zip(pyramid, input_convs, input_norms)
+            layers.Activation("tanh")(norm(conv(scale))) for scale, conv, norm in zip(pyramid, input_convs, input_norms)
         ]
         for interlink in interlinks:
             features = interlink(features)

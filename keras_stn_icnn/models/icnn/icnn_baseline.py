@@ -11,8 +11,8 @@ from keras_stn_icnn.layers.resampling import AlignedBilinearResize
 from keras_stn_icnn.models.icnn.icnn import ICNN
 from keras_stn_icnn.models.parsing import (
     ParsingMixin,
-    part_model_plan,
     parsing_outputs,
+    part_model_plan,
     run_part_models,
 )
 
@@ -138,9 +138,7 @@ class ICNNBaseline(ParsingMixin, keras.Model):
         from keras_stn_icnn.models.stn_icnn.stn_icnn import STNiCNN
 
         if not isinstance(stn_model, (STNiCNN, ICNNBaseline)):
-            raise TypeError(
-                f"stn_model must be an STNiCNN or ICNNBaseline, got {type(stn_model).__name__}"
-            )
+            raise TypeError(f"stn_model must be an STNiCNN or ICNNBaseline, got {type(stn_model).__name__}")
         baseline = cls(
             window=stn_model.window,
             canvas_size=stn_model.canvas_size,

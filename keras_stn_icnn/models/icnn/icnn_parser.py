@@ -4,6 +4,7 @@ import keras
 
 from keras_stn_icnn.checks import check_int
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES
+from keras_stn_icnn.models.icnn.icnn import ICNN
 from keras_stn_icnn.models.single_pass import (
     DEFAULT_CANVAS_SIZE,
     SinglePassParsingMixin,
@@ -11,7 +12,6 @@ from keras_stn_icnn.models.single_pass import (
     single_pass_inputs,
     single_pass_outputs,
 )
-from keras_stn_icnn.models.icnn.icnn import ICNN
 
 
 @keras.saving.register_keras_serializable(package="keras_stn_icnn")

@@ -129,9 +129,7 @@ class RedNet(SinglePassParsingMixin, keras.Model):
         if isinstance(encoder_filters, (str, bytes)) or not hasattr(encoder_filters, "__iter__"):
             raise ValueError(f"encoder_filters must be a sequence of positive ints, got {encoder_filters!r}")
         encoder_filters = tuple(encoder_filters)
-        if not encoder_filters or not all(
-            not isinstance(f, bool) and int(f) == f and f >= 1 for f in encoder_filters
-        ):
+        if not encoder_filters or not all(not isinstance(f, bool) and int(f) == f and f >= 1 for f in encoder_filters):
             raise ValueError(f"encoder_filters must be a sequence of positive ints, got {encoder_filters!r}")
         encoder_filters = tuple(int(f) for f in encoder_filters)
         input_size = check_int(
@@ -150,9 +148,7 @@ class RedNet(SinglePassParsingMixin, keras.Model):
             ResidualEncoderUnit(filters, blocks_per_unit, name=f"encoder_unit{level}")
             for level, filters in enumerate(encoder_filters, start=1)
         ]
-        poolings = [
-            MaxPoolingWithSwitches(name=f"pooling{level}") for level in range(1, len(encoder_filters) + 1)
-        ]
+        poolings = [MaxPoolingWithSwitches(name=f"pooling{level}") for level in range(1, len(encoder_filters) + 1)]
         # Decoder unit k unpools pooling k and reduces to encoder unit k-1's channels (unit 1: to its own).
         decoder_units = [
             ResidualDecoderUnit(encoder_filters[max(level - 2, 0)], name=f"decoder_unit{level}")

@@ -26,8 +26,8 @@ from keras_stn_icnn.checks import check_int
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES
 from keras_stn_icnn.layers.facial_components import ComponentCrops, ComponentMerge, ComponentThetas
 from keras_stn_icnn.layers.label_map import LabelMap
-from keras_stn_icnn.models.single_pass import DEFAULT_CANVAS_SIZE, SinglePassParsingMixin
 from keras_stn_icnn.models.rnn_g.rnn_g import RNNG
+from keras_stn_icnn.models.single_pass import DEFAULT_CANVAS_SIZE, SinglePassParsingMixin
 from keras_stn_icnn.ops.facial_components import (
     COMPONENTS,
     component_class_ids,
@@ -145,9 +145,7 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
             raise ValueError(f"component_filters must be two positive ints, got {component_filters!r}")
 
         # === Layers ===
-        first_stage = RNNG(
-            HELEN_CLASS_NAMES, input_size, loss_weights, canvas_size, name="first_stage"
-        )
+        first_stage = RNNG(HELEN_CLASS_NAMES, input_size, loss_weights, canvas_size, name="first_stage")
         networks = {}
         for component in COMPONENTS:
             network_name = COMPONENT_NETWORKS[component.name]
@@ -171,10 +169,7 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
         probabilities = merge_layer(
             first["probabilities"],
             thetas,
-            [
-                layers.Softmax(name=f"{name}_softmax")(logits)
-                for name, logits in component_logits.items()
-            ],
+            [layers.Softmax(name=f"{name}_softmax")(logits) for name, logits in component_logits.items()],
         )
         outputs = {
             "logits": first["logits"],

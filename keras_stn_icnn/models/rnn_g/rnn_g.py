@@ -136,9 +136,7 @@ class RNNG(SinglePassParsingMixin, keras.Model):
             gate_classifier(gate_features)
         )
         logits = deconv7(spatial_rnn(label_features, gate_features))
-        outputs = single_pass_outputs(
-            logits, images, coarse_logits=coarse_logits, gate_logits=gate_logits
-        )
+        outputs = single_pass_outputs(logits, images, coarse_logits=coarse_logits, gate_logits=gate_logits)
         super().__init__(inputs=images, outputs=outputs, **kwargs)
 
         # === Config ===

@@ -69,8 +69,17 @@ class CentroidLocalizer(keras.layers.Layer):
     [511.0, 511.0]
     """
 
-    def __init__(self, num_mask_channels=NUM_MASK_CHANNELS, num_parts=6, frame_size=FRAME_SIZE, canvas_size=1024,
-                 window=81, min_mass=1.0, whole_pixels=True, **kwargs):
+    def __init__(
+        self,
+        num_mask_channels=NUM_MASK_CHANNELS,
+        num_parts=6,
+        frame_size=FRAME_SIZE,
+        canvas_size=1024,
+        window=81,
+        min_mass=1.0,
+        whole_pixels=True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if int(num_mask_channels) != NUM_MASK_CHANNELS or int(num_parts) != len(STN_ICNN_PART_CLASSES):
             raise ValueError(

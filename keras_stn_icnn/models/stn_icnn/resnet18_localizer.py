@@ -13,15 +13,11 @@ def _padded_conv(x, filters, kernel_size, strides, name, use_bias=False):
     padding = kernel_size // 2
     if padding:
         x = layers.ZeroPadding2D(padding, name=f"{name}_pad")(x)
-    return layers.Conv2D(
-        filters, kernel_size, strides=strides, use_bias=use_bias, name=name
-    )(x)
+    return layers.Conv2D(filters, kernel_size, strides=strides, use_bias=use_bias, name=name)(x)
 
 
 def _batch_norm(x, name):
-    return layers.BatchNormalization(
-        epsilon=BATCH_NORM_EPSILON, momentum=BATCH_NORM_MOMENTUM, name=name
-    )(x)
+    return layers.BatchNormalization(epsilon=BATCH_NORM_EPSILON, momentum=BATCH_NORM_MOMENTUM, name=name)(x)
 
 
 def _basic_block(x, filters, strides, name):

@@ -10,8 +10,8 @@ from keras_stn_icnn.layers.resampling import AlignedBilinearResize
 from keras_stn_icnn.models.icnn.icnn import ICNN
 from keras_stn_icnn.models.parsing import (
     ParsingMixin,
-    part_model_plan,
     parsing_outputs,
+    part_model_plan,
     run_part_models,
 )
 from keras_stn_icnn.models.stn_icnn.centroid_localizer import FRAME_SIZE, CentroidLocalizer
@@ -26,6 +26,7 @@ LOCALIZERS = {
     "centroid": CentroidLocalizer,
 }
 """Localizer names accepted by `STNiCNN(localizer=...)`."""
+
 
 @keras.saving.register_keras_serializable(package="keras_stn_icnn")
 class STNiCNN(ParsingMixin, keras.Model):
@@ -91,9 +92,7 @@ class STNiCNN(ParsingMixin, keras.Model):
         **kwargs,
     ):
         if localizer not in LOCALIZERS:
-            raise ValueError(
-                f"localizer must be one of {sorted(LOCALIZERS)}, got {localizer!r}"
-            )
+            raise ValueError(f"localizer must be one of {sorted(LOCALIZERS)}, got {localizer!r}")
         canvas = (int(canvas_size), int(canvas_size))
         num_classes = len(STN_ICNN_CLASS_NAMES)
 
@@ -107,9 +106,7 @@ class STNiCNN(ParsingMixin, keras.Model):
         localizer_model = LOCALIZERS[localizer](num_mask_channels=num_classes, name="localizer", **placement)
         cropper = CropTransformer(window, canvas_size=canvas, name="crop")
         plan = part_model_plan(shared_part_models)
-        part_models = {
-            name: ICNN(channels, name=name) for name, channels, _, _ in plan
-        }
+        part_models = {name: ICNN(channels, name=name) for name, channels, _, _ in plan}
         assembly = PartAssembly(canvas_size=canvas, name="assembly")
 
         # === Functional model ===
