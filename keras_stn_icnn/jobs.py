@@ -62,8 +62,10 @@ def build_argument_parser(dataset):
         `argparse.ArgumentParser`.
     """
     parser = argparse.ArgumentParser(
+        prog=f"keras-stn-icnn train --dataset {dataset}",
         description=f"Train a zoo model (STN-iCNN by default, with the paper's recipe) on {dataset}, "
-        "or on the built-in synthetic faces when no --data-dir is given.",
+        "or on the built-in synthetic faces when no --data-dir is given. `--dataset celebamask_hq` before "
+        "the other options reads CelebAMask-HQ instead.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     data = parser.add_argument_group("data")
