@@ -43,6 +43,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_stn_icnn.checks import check_int
 from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
 from keras_stn_icnn.ops.affine import crop_centres
 
@@ -379,8 +380,7 @@ class FaceParsingF1(keras.metrics.Metric):
 
 
 def _check_num_classes(num_classes):
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
-        raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
+    check_int(num_classes, "num_classes", minimum=2)
     return int(num_classes)
 
 

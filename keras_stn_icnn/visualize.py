@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from keras_stn_icnn.checks import check_int
 from keras_stn_icnn.labels import get_schema
 
 
@@ -84,8 +85,7 @@ def side_by_side(image, labels, schema="stn_icnn", alpha=0.5, gap=8):
     >>> side_by_side(np.zeros((2, 3, 3), np.uint8), np.zeros((2, 3), int), gap=1).shape
     (2, 11, 3)
     """
-    if isinstance(gap, bool) or not isinstance(gap, int) or gap < 0:
-        raise ValueError(f"gap must be an integer >= 0, got {gap!r}")
+    check_int(gap, "gap", minimum=0)
     blended = overlay(image, labels, schema, alpha)  # checks image and labels
     height, width = blended.shape[:2]
     figure = np.full((height, 3 * width + 2 * gap, 3), 255, np.uint8)

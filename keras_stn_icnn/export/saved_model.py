@@ -15,6 +15,7 @@ from pathlib import Path
 
 import keras
 
+from keras_stn_icnn.checks import check_int
 from keras_stn_icnn.export import signatures
 from keras_stn_icnn.export.serving_config import write_models_config
 
@@ -120,8 +121,7 @@ def export_saved_model(model, base_dir, model_name="stn_icnn", version=None, che
     model_dir = Path(base_dir) / model_name
     if version is None:
         version = next_version(model_dir)
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ValueError(f"version must be a positive int (TF Serving's version folders), got {version!r}")
+    check_int(version, "version (a TF Serving version folder)")
     target = model_dir / str(version)
     if target.exists():
         raise FileExistsError(f"{target} already exists; a SavedModel version is never overwritten")

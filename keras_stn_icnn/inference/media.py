@@ -20,6 +20,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from keras_stn_icnn.checks import check_int
+
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 
@@ -146,10 +148,9 @@ def read_video(path, every=1, max_frames=None):
     Example:
     >>> frames = list(read_video("clip.mp4", every=10))  # doctest: +SKIP
     """
-    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-        raise ValueError(f"every must be an integer >= 1, got {every!r}")
-    if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1):
-        raise ValueError(f"max_frames must be an integer >= 1 or None, got {max_frames!r}")
+    check_int(every, "every")
+    if max_frames is not None:
+        check_int(max_frames, "max_frames")
     capture = cv2.VideoCapture(str(path))
     try:
         if not capture.isOpened():

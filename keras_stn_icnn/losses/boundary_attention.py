@@ -22,6 +22,7 @@ import numbers
 
 import keras
 
+from keras_stn_icnn.checks import check_int
 from keras_stn_icnn.ops.label_boundaries import label_boundaries
 
 PAPER_ALPHA = 10.0
@@ -63,8 +64,7 @@ def _checked_alpha(alpha):
 
 
 def _checked_radius(radius):
-    if isinstance(radius, bool) or not isinstance(radius, numbers.Integral) or radius < 1:
-        raise ValueError(f"radius must be an int >= 1, got {radius!r}")
+    check_int(radius, "radius")
     return int(radius)
 
 
