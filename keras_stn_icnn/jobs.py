@@ -38,7 +38,6 @@ from keras_stn_icnn.train import (
 )
 from keras_stn_icnn.train.single_pass_trainer import build_single_pass, held_out_label_maps
 from keras_stn_icnn.train.stages import ICNN_BASELINE_STAGES, STN_ICNN_STAGES
-from keras_stn_icnn.train.strategy import is_chief
 
 MODELS = zoo_names()
 """What a job can train: every zoo model."""
@@ -337,8 +336,8 @@ def single_pass_schedule(args, recipe):
 def _run_single_pass_job(args, schedule, reader, verbose, start):
     """Trains, evaluates, saves and exports one single-pass zoo model (`SinglePassTrainer`)."""
     prior_maps = None
-    if reader.examples("val"):
-        prior_maps = held_out_label_maps(reader.dataset("val"), args.input_size)
+    if reader.examples("val") and hasattr(zoo_entry(args.model).model_class, "fit_prior"):
+        prior_maps = held_out_label_maps(reader.dataset("val"), args.input_size)  # RED-Net's exemplar prior
     trainer = SinglePassTrainer(
         args.run_dir / args.model,
         functools.partial(build_single_pass, args.model, args.input_size, prior_maps, STN_ICNN_CLASS_NAMES),
@@ -348,7 +347,7 @@ def _run_single_pass_job(args, schedule, reader, verbose, start):
     )
     print(f"{trainer.strategy.num_replicas_in_sync} replica(s) with {type(trainer.strategy).__name__}")
     model = trainer.train(reader.dataset("train"))
-    chief = is_chief(trainer.strategy)
+    chief = trainer.fit.chief
     results = {}
     _save_keras(chief, model, args.run_dir / f"{args.model}.keras")
     if chief and not args.no_evaluate:
