@@ -32,7 +32,7 @@ from keras_stn_icnn.models.icnn import ICNN  # noqa: E402
 from keras_stn_icnn.models.stn_icnn.stn_icnn import LOCALIZERS  # noqa: E402
 from keras_stn_icnn.ops.affine import crop_centres  # noqa: E402
 from keras_stn_icnn.train.optimizers import warmup_cosine_schedule  # noqa: E402
-from keras_stn_icnn.train.priors import label_frequencies, set_prior_bias  # noqa: E402
+from keras_stn_icnn.models.class_priors import label_frequencies, set_prior_bias  # noqa: E402
 
 CANVAS = 1024
 HELEN_TO_STN = label_mapping("helen", "stn_icnn")

@@ -21,3 +21,7 @@ FORMATS = ("saved_model", "tflite", "onnx")
 
 RUNTIMES = ("keras", "saved_model", "litert", "litert_dynamic_range", "litert_float16", "onnx")
 """Runtimes the latency table can hold (LiteRT in float32 and its two quantised files)."""
+
+LEARNING_RATE_SCHEDULES = ("warmup_cosine", "halving")
+"""`train.SinglePassSchedule.rate_schedule` choices: a warm-up then a cosine decay over the run's steps (the
+default), or the papers' halving every `halve_every_epochs`."""

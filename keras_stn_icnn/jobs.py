@@ -20,6 +20,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from keras_stn_icnn.choices import LEARNING_RATE_SCHEDULES
 from keras_stn_icnn.data import CelebAMaskHQReader, HelenReader
 from keras_stn_icnn.data.synthetic import generate_synthetic_helen
 from keras_stn_icnn.evaluation import evaluate_parser
@@ -140,7 +141,18 @@ def build_argument_parser(dataset):
     single.add_argument("--input-size", type=int, default=128, help="working size")
     single.add_argument("--epochs", type=int, default=10)
     single.add_argument("--batch-size", type=int, default=8, help="global batch size")
-    single.add_argument("--lr", type=float, default=1e-3, help="Adam's initial rate, halved every --halve-every epochs")
+    single.add_argument("--lr", type=float, help="Adam's peak rate (default: the model's default_learning_rate)")
+    single.add_argument(
+        "--rate-schedule",
+        choices=LEARNING_RATE_SCHEDULES,
+        default=LEARNING_RATE_SCHEDULES[0],
+        help="warm-up and cosine decay over the run (default), or the papers' halving every --halve-every epochs",
+    )
+    single.add_argument(
+        "--no-class-priors",
+        action="store_true",
+        help="start the logits bias at zero as the papers do, not at the class frequencies",
+    )
     single.add_argument("--time-budget-minutes", type=float, help="stop training after this long")
     return parser
 
@@ -313,7 +325,7 @@ def run_training_job(argv=None, dataset="helen"):
 
 
 def single_pass_schedule(args, recipe):
-    """The `SinglePassSchedule` of a single-pass model's job: its flags, and the recipe's augmentation and halving.
+    """A single-pass model's `SinglePassSchedule`: its flags, the model's default rate, the recipe's augmentation.
 
     Args:
         args: parsed arguments of `build_argument_parser`.
@@ -325,11 +337,13 @@ def single_pass_schedule(args, recipe):
     return SinglePassSchedule(
         epochs=args.epochs,
         batch_size=args.batch_size,
-        learning_rate=args.lr,
+        learning_rate=_or(args.lr, zoo_entry(args.model).model_class.default_learning_rate),
         halve_every_epochs=recipe.halve_every_epochs,
         copies=recipe.copies if recipe.augmentation is not None else 1,
         augmentation=recipe.augmentation,
         time_budget_seconds=args.time_budget_minutes * 60 if args.time_budget_minutes else None,
+        rate_schedule=args.rate_schedule,
+        class_priors=not args.no_class_priors,
     )
 
 

@@ -213,4 +213,6 @@ def test_zoo_registry_names_every_model_class_and_kind():
     with pytest.raises(ValueError, match="training must be one of"):
         zoo_names("end_to_end")
     assert zoo_name_of(build_zoo_model("icnn", input_size=32)) == "icnn"
+    assert zoo_name_of(build_zoo_model("bass_cpu", input_size=32)) == "bass_cpu"
+    assert zoo_name_of(build_zoo_model("bass", input_size=32, depths=(1, 1, 1, 1), base_filters=4)) == "bass"
     assert zoo_name_of(keras.Sequential()) is None

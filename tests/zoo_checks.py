@@ -14,11 +14,17 @@ from keras_stn_icnn.export.litert import export_litert
 
 
 def random_faces(model, batch=2, size=None, seed=0):
-    """Random uint8 images and label maps at the model's working size (or `size`)."""
+    """Random uint8 images and label maps of random 4x4-pixel blocks at the model's working size (or `size`).
+
+    Blocks rather than pixels, so that the maps have regions as well as boundaries (with a random
+    label per pixel every pixel is a boundary pixel, and BASS's balanced boundary loss has nothing
+    to balance against).
+    """
     rng = np.random.default_rng(seed)
     side = size or model.input_size
     images = rng.integers(0, 256, (batch, side, side, 3)).astype(np.uint8)
-    labels = rng.integers(0, model.num_classes, (batch, side, side)).astype(np.uint8)
+    blocks = rng.integers(0, model.num_classes, (batch, -(-side // 4), -(-side // 4)))
+    labels = blocks.repeat(4, axis=1).repeat(4, axis=2)[:, :side, :side].astype(np.uint8)
     return images, labels
 
 
@@ -84,9 +90,13 @@ TINY_ZOO_ARGUMENTS = {
     "rnn_g": dict(input_size=16),
     "rnn_g_two_stage": dict(input_size=16, component_filters=(4, 8)),
     "bass": dict(input_size=32, depths=(1, 1, 1, 1), base_filters=4),
+    "bass_cpu": dict(input_size=32, depths=(1, 1, 1, 1), base_filters=4),
     "red_net": dict(
+        input_size=32, encoder_filters=(16, 16), blocks_per_unit=1, num_exemplars=2, bank_size=8, pca_components=3
+    ),
+    "red_net_cpu": dict(
         input_size=32, encoder_filters=(16, 16), blocks_per_unit=1, num_exemplars=2, bank_size=8, pca_components=3
     ),
 }
 """Small instances of every single-pass zoo model (`models.zoo.zoo_names("single_pass")`), for tests that build
-them all."""
+them all. A CPU variant differs from its class's entry only in the sizes these override, so both get the same."""

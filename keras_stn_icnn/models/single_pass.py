@@ -23,18 +23,38 @@ with uint8/int `[B, H, W]` label maps of the images' size. The model's
 `compute_loss` resizes the labels to the working size (nearest) and calls its
 `parsing_loss`, made of `keras.losses.Loss` objects, whose reduction divides
 by the number of replicas, so the loss is right under `tf.distribute`.
+What `fit` and `compile` add, so that a parser learns with their defaults:
+
+- `fit` starts a fresh parser's logits at the class frequencies of the labels
+  it is given (`set_class_priors`; `docs/stage1_ablation.md` and
+  `docs/zoo_learning.md`: with a zero bias the part classes, 1% of a face's
+  pixels, stay unlabelled for hundreds of steps). A parser whose logits bias
+  is not all zero (trained, loaded, or set by hand) is left as it is, and
+  `fit(..., class_priors=False)` leaves it to the user.
+- `compile` defaults to Adam at the parser's `default_learning_rate` (measured
+  per model, `docs/zoo_learning.md`) and logs the merged-foreground F1 at the
+  working size (`"overall_f1"`) beside the loss. It refuses `loss`, `loss_weights`
+  and `metrics`: the loss is the model's own (its weights are constructor
+  arguments), and Keras would otherwise drop them without a word.
 """
 
 import keras
+import numpy as np
+import tensorflow as tf
 
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES
 from keras_stn_icnn.layers.label_map import LabelMap
 from keras_stn_icnn.layers.resampling import AlignedBilinearResize, AlignedBilinearResizeLike
+from keras_stn_icnn.metrics import FaceParsingF1
+from keras_stn_icnn.models.class_priors import label_frequencies, set_prior_bias
 from keras_stn_icnn.models.parsing import ParsingMixin
 from keras_stn_icnn.ops import resize
 
 DEFAULT_CANVAS_SIZE = 1024
 """Largest image side a single-pass parser accepts unless told otherwise."""
+
+PRIOR_SAMPLE_IMAGES = 256
+"""Label maps `fit` reads (the first of its labels or batches) to set a fresh parser's class priors."""
 
 
 def checked_class_names(class_names):
@@ -122,21 +142,155 @@ def working_size_labels(labels, size):
 
 
 class SinglePassParsingMixin(ParsingMixin):
-    """`parse`, `class_names` and `compute_loss` of a single-pass parser.
+    """`parse`, `class_names`, `compute_loss`, the class priors, `compile` and `fit` of a single-pass parser.
 
     The model must set `class_names` (tuple of str), `input_size` and
     `canvas_size` (ints) in `__init__`, list its constructor arguments in
-    `config_keys`, and define `parsing_loss(labels, outputs)`: the training
-    loss from working-size int32 labels `[B, s, s]` and the output dict,
-    built from `keras.losses.Loss` objects so that it is scaled per replica.
+    `config_keys`, name the layers whose bias is a logit per class in
+    `prior_bias_layer_names` (or override `prior_bias_layers`), and define
+    `parsing_loss(labels, outputs)`: the training loss from working-size
+    int32 labels `[B, s, s]` and the output dict, built from
+    `keras.losses.Loss` objects so that it is scaled per replica.
     """
 
     class_names = HELEN_CLASS_NAMES
+    prior_bias_layer_names = ()
+    default_learning_rate = 1e-3
+    """Adam's rate when `compile` is given no optimizer, and the trainer's when given no rate."""
 
     @property
     def num_classes(self):
         """Number of label ids the parser predicts."""
         return len(self.class_names)
+
+    def prior_bias_layers(self):
+        """The layers whose bias is one logit per class (set by `set_class_priors`).
+
+        Returns:
+            list of Keras layers, each with a `bias` of shape `[num_classes]`.
+        """
+        return [self.get_layer(name) for name in self.prior_bias_layer_names]
+
+    def set_class_priors(self, labels):
+        """Starts the parser's logits at the class frequencies of some label maps.
+
+        Sets the bias of every `prior_bias_layers` layer to the log of each
+        class's pixel frequency in `labels` at the working size, so that the
+        first prediction is the class frequencies rather than uniform, and
+        training does not spend its first hundreds of steps learning to say
+        "background" everywhere.
+
+        Args:
+            labels: integer label maps `[N, H, W]` (array or tensor) in the
+                parser's class ids.
+
+        Returns:
+            float64 numpy array `[num_classes]`, the frequencies set.
+
+        Example:
+        >>> from keras_stn_icnn.models import ICNNParser
+        >>> model = ICNNParser(["background", "eye"], input_size=32)
+        >>> labels = np.zeros((2, 32, 32), np.uint8)
+        >>> labels[:, :8, :8] = 1
+        >>> model.set_class_priors(labels).tolist()
+        [0.9375, 0.0625]
+        """
+        labels = np.asarray(labels)
+        if labels.ndim != 3 or not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(
+                f"set_class_priors takes integer label maps [N, H, W], got {labels.dtype} of shape {labels.shape}"
+            )
+        chunks = (
+            working_size_labels(labels[start : start + 32], self.input_size).numpy()
+            for start in range(0, len(labels), 32)
+        )
+        frequencies = label_frequencies(chunks, self.num_classes)
+        for layer in self.prior_bias_layers():
+            set_prior_bias(layer, frequencies)
+        return frequencies
+
+    def has_initial_logits_bias(self):
+        """Whether every `prior_bias_layers` bias is still all zero (a fresh parser's).
+
+        Example:
+        >>> from keras_stn_icnn.models import ICNNParser
+        >>> ICNNParser(["background", "eye"], input_size=32).has_initial_logits_bias()
+        True
+        """
+        return all(not np.any(keras.ops.convert_to_numpy(layer.bias)) for layer in self.prior_bias_layers())
+
+    def compile(self, optimizer=None, loss=None, loss_weights=None, metrics=None, **kwargs):
+        """Keras `compile`, with the parser's own loss and its F1 logged.
+
+        Args:
+            optimizer: a Keras optimizer or its name, or None (the default)
+                for Adam at `default_learning_rate`.
+            loss: must be None: the parser's loss is `parsing_loss`.
+            loss_weights: must be None: the loss's weights are constructor
+                arguments.
+            metrics: must be None: the parser logs `"overall_f1"` itself.
+            **kwargs: the rest of `keras.Model.compile` (e.g. `jit_compile`).
+
+        Raises:
+            ValueError naming the argument, instead of ignoring it.
+
+        Example:
+        >>> from keras_stn_icnn.models import ICNNParser
+        >>> model = ICNNParser(["background", "eye"], input_size=32)
+        >>> model.compile(loss="mse")
+        Traceback (most recent call last):
+        ...
+        ValueError: ICNNParser trains on its own loss (parsing_loss); compile(loss='mse') would be ignored, ...
+        """
+        for name, value in (("loss", loss), ("loss_weights", loss_weights), ("metrics", metrics)):
+            if value is not None:
+                reason = (
+                    f"{type(self).__name__} logs its overall F1 itself"
+                    if name == "metrics"
+                    else f"{type(self).__name__} trains on its own loss (parsing_loss)"
+                )
+                raise ValueError(
+                    f"{reason}; compile({name}={value!r}) would be ignored, so it is refused. "
+                    + ("Set the loss's weights through the constructor." if name != "metrics" else "")
+                )
+        if optimizer is None:
+            optimizer = keras.optimizers.Adam(self.default_learning_rate)
+        super().compile(optimizer=optimizer, **kwargs)
+        if getattr(self, "_overall_f1", None) is None:
+            self._overall_f1 = FaceParsingF1(self.num_classes, name="overall_f1")
+
+    def compile_from_config(self, config):
+        """Compiles a loaded parser as it was saved: its optimizer and settings (the loss and F1 are its own).
+
+        Args:
+            config: dict, the saved `get_compile_config()`.
+        """
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def fit(self, x=None, y=None, *args, class_priors=True, **kwargs):
+        """Keras `fit`; a fresh parser first takes the class priors of the labels it is given.
+
+        Args:
+            x: the images, or a `tf.data.Dataset` of `(images, labels)`.
+            y: integer label maps `[N, H, W]`, or None with a dataset.
+            *args: the rest of `keras.Model.fit`'s positional arguments.
+            class_priors: bool. True (the default): when every logits bias is
+                still zero (`has_initial_logits_bias`), set them from the first
+                `PRIOR_SAMPLE_IMAGES` label maps (`set_class_priors`) before
+                training. False: train from the bias as it is (the papers'
+                zero start).
+            **kwargs: the rest of `keras.Model.fit`'s arguments.
+
+        Returns:
+            Keras's `History`.
+        """
+        if class_priors and self.has_initial_logits_bias():
+            labels = _sample_labels(x, y)
+            if labels is not None:
+                self.set_class_priors(labels)
+        return super().fit(x, y, *args, **kwargs)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Keras `fit`'s loss: `parsing_loss` on labels resized to the working size.
@@ -160,5 +314,28 @@ class SinglePassParsingMixin(ParsingMixin):
         labels = working_size_labels(y, self.input_size)
         return self.parsing_loss(labels, y_pred)
 
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Adds the batch to the merged-foreground F1 at the working size; returns every metric."""
+        if getattr(self, "_overall_f1", None) is not None:
+            self._overall_f1.update_state(working_size_labels(y, self.input_size), y_pred["logits"])
+        return self.get_metrics_result()
+
     def parsing_loss(self, labels, outputs):
         raise NotImplementedError(f"{type(self).__name__} must define parsing_loss")
+
+
+def _sample_labels(x, y):
+    """The first `PRIOR_SAMPLE_IMAGES` label maps `fit` was given, or None where they cannot be read up front."""
+    if y is not None:
+        return np.asarray(y[:PRIOR_SAMPLE_IMAGES])
+    if not isinstance(x, tf.data.Dataset):
+        return None
+    labels, count = [], 0
+    for element in x:
+        if not isinstance(element, tuple) or len(element) < 2:
+            return None
+        labels.append(np.asarray(element[1]))
+        count += len(labels[-1])
+        if count >= PRIOR_SAMPLE_IMAGES:
+            break
+    return np.concatenate(labels)[:PRIOR_SAMPLE_IMAGES] if labels else None

@@ -4,6 +4,11 @@ Adding a model to the zoo is its module plus one `ZooEntry` in `ZOO`: the
 entry names the class, how it trains (`"stages"`: a two-stage parser trained
 stage by stage by `train.StageTrainer`; `"single_pass"`: trained in one fit
 by `train.SinglePassTrainer`) and a one-line description for `--help`.
+
+A variant is an entry of an existing class with other constructor
+arguments: `bass_cpu` and `red_net_cpu` are BASS and RED-Net narrowed to what
+a 2-core CPU trains in minutes, while `bass` and `red_net` keep the papers'
+networks for GPUs.
 """
 
 import dataclasses
@@ -28,6 +33,8 @@ class ZooEntry:
         model_class: the Keras model class.
         training: str, one of `TRAINING_KINDS`.
         description: str, one line for `--help` and tables.
+        arguments: dict, the constructor arguments that make this entry
+            (a variant of a class another entry builds with its defaults).
 
     Example:
     >>> ZOO["rnn_g"].model_class.__name__, ZOO["rnn_g"].training
@@ -38,10 +45,25 @@ class ZooEntry:
     model_class: type
     training: str
     description: str
+    arguments: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         if self.training not in TRAINING_KINDS:
             raise ValueError(f"training must be one of {TRAINING_KINDS}, got {self.training!r}")
+
+    def describes(self, model):
+        """Whether `model` is this entry's class built with this entry's arguments."""
+        return type(model) is self.model_class and all(
+            _comparable(getattr(model, key, None)) == _comparable(value) for key, value in self.arguments.items()
+        )
+
+
+BASS_CPU_ARGUMENTS = {"depths": (2, 2, 2, 2), "base_filters": 16}
+"""`bass_cpu`: a ResNet-26-sized backbone (two bottleneck blocks a stage) a quarter as wide as ResNet-101:
+2.7M parameters against 71.5M (`docs/zoo_learning.md`)."""
+
+RED_NET_CPU_ARGUMENTS = {"encoder_filters": (16, 32, 64, 128, 128), "blocks_per_unit": 1}
+"""`red_net_cpu`: RED-Net's five encoder and decoder units, a quarter as wide and one residual block a unit."""
 
 
 ZOO = {
@@ -65,10 +87,20 @@ ZOO = {
         ),
         ZooEntry("bass", BASS, "single_pass", "BASS (Liu et al. 2020, LaPa): boundary-attention semantic segmentation"),
         ZooEntry(
+            "bass_cpu", BASS, "single_pass", "BASS with a small ResNet for CPUs (2.7M parameters)", BASS_CPU_ARGUMENTS
+        ),
+        ZooEntry(
             "red_net",
             RedNet,
             "single_pass",
             "RED-Net (Guo et al. 2018): residual encoder-decoder with an adaptive prior",
+        ),
+        ZooEntry(
+            "red_net_cpu",
+            RedNet,
+            "single_pass",
+            "RED-Net a quarter as wide, one residual block a unit, for CPUs",
+            RED_NET_CPU_ARGUMENTS,
         ),
     )
 }
@@ -115,7 +147,10 @@ def zoo_names(training=None):
 
 
 def zoo_name_of(model):
-    """The zoo name of a model (its export name), from its class; None for a model outside the zoo.
+    """The zoo name of a model (its export name), from its class and arguments; None for a model outside the zoo.
+
+    A model that a variant's arguments describe gets the variant's name
+    (`bass_cpu`); any other model of the class the class's own entry (`bass`).
 
     Args:
         model: a Keras model.
@@ -126,8 +161,11 @@ def zoo_name_of(model):
     Example:
     >>> zoo_name_of(ICNNParser(input_size=64))
     'icnn'
+    >>> zoo_name_of(build_zoo_model("bass_cpu", input_size=64))
+    'bass_cpu'
     """
-    return next((name for name, entry in ZOO.items() if type(model) is entry.model_class), None)
+    matches = [entry for entry in ZOO.values() if entry.describes(model)]
+    return max(matches, key=lambda entry: len(entry.arguments)).name if matches else None
 
 
 def build_zoo_model(name, **arguments):
@@ -136,7 +174,7 @@ def build_zoo_model(name, **arguments):
     Args:
         name: str, a key of `ZOO`.
         **arguments: the class's constructor arguments (e.g. `class_names`,
-            `input_size`).
+            `input_size`), on top of the entry's own.
 
     Returns:
         The model.
@@ -145,4 +183,9 @@ def build_zoo_model(name, **arguments):
     >>> build_zoo_model("icnn", input_size=64).input_size
     64
     """
-    return zoo_entry(name).model_class(**arguments)
+    entry = zoo_entry(name)
+    return entry.model_class(**{**entry.arguments, **arguments})
+
+
+def _comparable(value):
+    return tuple(value) if isinstance(value, (list, tuple)) else value

@@ -100,7 +100,18 @@ class ResumableFit:
         if self.chief:
             atomic_save_weights(self.tracked_model, self.final_weights)
 
-    def run(self, model, dataset, *, epochs, steps_per_epoch, batch_size, time_budget_seconds=None, verbose="auto"):
+    def run(
+        self,
+        model,
+        dataset,
+        *,
+        epochs,
+        steps_per_epoch,
+        batch_size,
+        time_budget_seconds=None,
+        verbose="auto",
+        fit_arguments=None,
+    ):
         """Fits `model` (compiled) from the epoch the backups reach, then saves the final weights.
 
         Args:
@@ -115,6 +126,9 @@ class ResumableFit:
             time_budget_seconds: float or None, stop once this much time is
                 spent (`callbacks.TimeBudget`).
             verbose: Keras `fit` verbosity.
+            fit_arguments: dict or None, further arguments of the model's own
+                `fit` (e.g. a single-pass parser's `class_priors`); the
+                custom loop, which does not call `fit`, ignores them.
 
         Returns:
             dict, Keras's history.
@@ -130,7 +144,8 @@ class ResumableFit:
         if needs_custom_loop(self.strategy):
             fit = functools.partial(fit_with_custom_loop, model, initial_epoch=min(done_epochs, epochs))
         else:
-            fit = functools.partial(model.fit, shuffle=False)  # the pipelines shuffle, seeded per epoch
+            # The pipelines shuffle, seeded per epoch.
+            fit = functools.partial(model.fit, shuffle=False, **(fit_arguments or {}))
         with global_batch_norm(self.tracked_model, self.strategy):
             history = fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose)
         self.save_final()

@@ -104,7 +104,7 @@ class Recipe:
             the end-to-end stage: only the part models train.
         prior_output_bias: bool, start the stage-1 and part iCNNs' logits
             bias at the log class frequencies of their training views
-            (`train.priors`), so they leave the all-background answer within
+            (`models.class_priors`), so they leave the all-background answer within
             the first epoch; False is the authors' zero bias.
 
     Example:

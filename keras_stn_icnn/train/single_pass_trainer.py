@@ -3,11 +3,13 @@
 The single-pass parsers train in one stage: images at the working size in,
 label maps as targets, the model's own loss (`SinglePassParsingMixin`). The
 trainer gives them what `StageTrainer` gives STN-iCNN's stages: the same
-seeded, augmented, resumable epochs (`data.pipeline`), Adam with the paper's
-halving schedule, `MirroredStrategy` over the local devices by default with
-BatchNorm over the global batch, per-epoch checkpoints and backups, a CSV of
-metrics, TensorBoard logs and progress bars. Its folder holds what a stage
-folder holds; `final.weights.h5` marks the run done.
+seeded, augmented, resumable epochs (`data.pipeline`), a fresh model's logits
+started at the class priors, Adam with a warm-up and cosine decay over the
+run's steps (the papers' halving schedule and zero start on request),
+`MirroredStrategy` over the local devices by default with BatchNorm over the
+global batch, per-epoch checkpoints and backups, a CSV of the loss and overall
+F1, TensorBoard logs and progress bars. Its folder holds what a stage folder
+holds; `final.weights.h5` marks the run done.
 """
 
 import dataclasses
@@ -20,19 +22,21 @@ import numpy as np
 import tensorflow as tf
 
 from keras_stn_icnn.checks import check_int
+from keras_stn_icnn.choices import LEARNING_RATE_SCHEDULES
 from keras_stn_icnn.data.augment import PAPER_AUGMENTATION
 from keras_stn_icnn.data.pipeline import single_pass_training_pipeline
 from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
-from keras_stn_icnn.models.single_pass import working_size_labels
+from keras_stn_icnn.models.single_pass import PRIOR_SAMPLE_IMAGES, working_size_labels
 from keras_stn_icnn.models.zoo import build_zoo_model, zoo_entry, zoo_names
 from keras_stn_icnn.train.fitting import ResumableFit, default_jit_compile
-from keras_stn_icnn.train.optimizers import ADAM_EPSILON, halving_schedule
+from keras_stn_icnn.train.optimizers import ADAM_EPSILON, halving_schedule, warmup_cosine_schedule
 from keras_stn_icnn.train.strategy import check_global_batch_size, distribution_strategy
 
 MAX_EPOCHS = 60
-"""Epochs a single-pass parser may train before a time budget is spent: by then the learning
-rate, halved every 5 epochs, is 1/4096 of its start, so more epochs would not change the model
-(and each epoch's views are a dataset of their own to build)."""
+"""The most epochs `train_single_pass` trains when given a time budget and no epochs: with the papers'
+halving every 5 epochs the rate is then 1/4096 of its start (each epoch's views are a dataset of their
+own to build). Under the default warm-up and cosine the rate decays over all of them, so a budgeted run
+should be given the epochs its budget reaches (`benchmarking.zoo_comparison` measures them)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,16 +47,24 @@ class SinglePassSchedule:
         epochs: int, passes over the (augmented) training set.
         batch_size: int, the global batch size.
         learning_rate: float, Adam's initial rate.
-        halve_every_epochs: int, the rate halves every so many epochs.
+        halve_every_epochs: int, with the `"halving"` schedule the rate
+            halves every so many epochs.
         copies: int, augmented copies of each face per epoch (1 with
             `augmentation=None`).
         augmentation: `AugmentationConfig` or None.
         time_budget_seconds: float or None, stop once this much training
             time is spent (the epoch in progress ends there).
+        rate_schedule: str, one of `LEARNING_RATE_SCHEDULES`:
+            `"warmup_cosine"` (default; `optimizers.warmup_cosine_schedule`
+            over `epochs` epochs) or the papers' `"halving"`.
+        class_priors: bool, start a fresh model's logits at the class
+            frequencies of its first training batches (default; see
+            `SinglePassParsingMixin.set_class_priors`), or at zero as the
+            papers do.
 
     Example:
-    >>> SinglePassSchedule(epochs=10, batch_size=8, learning_rate=1e-3).halve_every_epochs
-    5
+    >>> SinglePassSchedule(epochs=10, batch_size=8, learning_rate=1e-3).rate_schedule
+    'warmup_cosine'
     """
 
     epochs: int
@@ -62,6 +74,8 @@ class SinglePassSchedule:
     copies: int = 2
     augmentation: object = PAPER_AUGMENTATION
     time_budget_seconds: float = None
+    rate_schedule: str = "warmup_cosine"
+    class_priors: bool = True
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "halve_every_epochs", "copies"):
@@ -70,6 +84,26 @@ class SinglePassSchedule:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}")
         if self.time_budget_seconds is not None and not self.time_budget_seconds > 0:
             raise ValueError(f"time_budget_seconds must be positive or None, got {self.time_budget_seconds!r}")
+        if self.rate_schedule not in LEARNING_RATE_SCHEDULES:
+            raise ValueError(f"rate_schedule must be one of {LEARNING_RATE_SCHEDULES}, got {self.rate_schedule!r}")
+
+    def learning_rate_schedule(self, steps_per_epoch):
+        """The learning-rate schedule for `steps_per_epoch` steps an epoch.
+
+        Args:
+            steps_per_epoch: int.
+
+        Returns:
+            A `keras.optimizers.schedules.LearningRateSchedule`.
+
+        Example:
+        >>> schedule = SinglePassSchedule(epochs=10, batch_size=8, learning_rate=1e-3).learning_rate_schedule(10)
+        >>> [round(float(schedule(step)), 5) for step in (0, 10, 100)]
+        [0.0001, 0.001, 0.0]
+        """
+        if self.rate_schedule == "halving":
+            return halving_schedule(self.learning_rate, steps_per_epoch, self.halve_every_epochs)
+        return warmup_cosine_schedule(self.learning_rate, steps_per_epoch * self.epochs)
 
 
 class SinglePassTrainer:
@@ -143,11 +177,13 @@ class SinglePassTrainer:
             epochs=schedule.epochs,
             first_epoch=min(self.fit.completed_epochs, schedule.epochs - 1),
         )
+        if schedule.class_priors and not self.fit.completed_epochs:
+            sample = batches.dataset.take(max(PRIOR_SAMPLE_IMAGES // schedule.batch_size, 1))
+            self.model.set_class_priors(np.concatenate([labels.numpy() for _, labels in sample]))
         with self.strategy.scope():
             self.model.compile(
                 optimizer=keras.optimizers.Adam(
-                    halving_schedule(schedule.learning_rate, batches.steps_per_epoch, schedule.halve_every_epochs),
-                    epsilon=ADAM_EPSILON,
+                    schedule.learning_rate_schedule(batches.steps_per_epoch), epsilon=ADAM_EPSILON
                 ),
                 jit_compile=self.jit_compile,
             )
@@ -160,6 +196,7 @@ class SinglePassTrainer:
             batch_size=schedule.batch_size,
             time_budget_seconds=schedule.time_budget_seconds,
             verbose=self.verbose,
+            fit_arguments={"class_priors": False},  # set above, from the pipeline's own batches, or left at zero
         )
         self.training_seconds = time.perf_counter() - start
         return self.model

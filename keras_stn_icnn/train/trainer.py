@@ -16,9 +16,9 @@ import keras
 from keras_stn_icnn.data.pipeline import stn_icnn_training_pipeline
 from keras_stn_icnn.labels import STN_ICNN_PART_NAMES
 from keras_stn_icnn.models import STNiCNN
+from keras_stn_icnn.models.class_priors import label_frequencies, set_prior_bias
 from keras_stn_icnn.models.parsing import part_model_plan
 from keras_stn_icnn.train.fitting import ResumableFit, default_jit_compile
-from keras_stn_icnn.train.priors import label_frequencies, set_prior_bias
 from keras_stn_icnn.train.stages import STAGES, STN_ICNN_STAGES
 from keras_stn_icnn.train.strategy import check_global_batch_size, distribution_strategy, is_chief
 

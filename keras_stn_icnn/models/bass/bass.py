@@ -146,6 +146,7 @@ class BASS(SinglePassParsingMixin, keras.Model):
     True
     """
 
+    prior_bias_layer_names = ("semantic_classifier", "attention_classifier")
     config_keys = (
         "class_names",
         "input_size",

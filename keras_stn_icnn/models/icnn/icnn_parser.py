@@ -52,6 +52,7 @@ class ICNNParser(SinglePassParsingMixin, keras.Model):
     True
     """
 
+    default_learning_rate = 2e-3  # STN-iCNN's stage-1 rate
     config_keys = ("class_names", "input_size", "filters", "canvas_size")
 
     def __init__(
@@ -81,6 +82,10 @@ class ICNNParser(SinglePassParsingMixin, keras.Model):
         self.filters = filters
         self.canvas_size = canvas_size
         self._cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def prior_bias_layers(self):
+        """The `ICNN`'s logits convolution (see `SinglePassParsingMixin.set_class_priors`)."""
+        return [self.get_layer("icnn").logits_layer]
 
     def parsing_loss(self, labels, outputs):
         """Per-pixel cross-entropy of the logits, averaged over pixels and images.

@@ -101,6 +101,7 @@ class RedNet(SinglePassParsingMixin, keras.Model):
     True
     """
 
+    prior_bias_layer_names = ("classifier",)
     config_keys = (
         "class_names",
         "input_size",

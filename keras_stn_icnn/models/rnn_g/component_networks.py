@@ -128,6 +128,7 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
     TensorShape([1, 120, 100])
     """
 
+    default_learning_rate = 1e-2  # the first stage's (`RNNG`)
     config_keys = ("input_size", "margin", "component_filters", "loss_weights", "canvas_size")
 
     def __init__(
@@ -192,6 +193,10 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
         self._first_stage = first_stage
         self._networks = networks
         self._cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def prior_bias_layers(self):
+        """The first stage's logits layers (the component networks see crops, whose classes are balanced)."""
+        return self.get_layer("first_stage").prior_bias_layers()
 
     def parsing_loss(self, labels, outputs):
         """The first stage's loss (`RNNG.parsing_loss`) on working-size labels."""

@@ -1,0 +1,41 @@
+"""The zoo's CPU variants (`bass_cpu`, `red_net_cpu`) pass the checks every single-pass zoo model passes."""
+
+import numpy as np
+import pytest
+import zoo_checks
+
+from keras_stn_icnn.models.zoo import ZOO, build_zoo_model, zoo_name_of
+
+VARIANTS = [name for name, entry in ZOO.items() if entry.arguments]
+SMALL_ARGUMENTS = {
+    "bass_cpu": dict(input_size=64),
+    "red_net_cpu": dict(input_size=64, num_exemplars=2, bank_size=8, pca_components=3),
+}
+"""Each variant as its entry builds it, at a small working size (and a small exemplar bank)."""
+
+
+def test_the_variants_are_the_cpu_ones():
+    assert VARIANTS == ["bass_cpu", "red_net_cpu"]
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_a_variant_is_its_class_at_a_smaller_size(name):
+    variant = build_zoo_model(name, **SMALL_ARGUMENTS[name])
+    paper_name = name.removesuffix("_cpu")
+    assert type(variant) is ZOO[paper_name].model_class
+    assert zoo_name_of(variant) == name
+    paper = build_zoo_model(paper_name, input_size=variant.input_size)
+    assert variant.count_params() < paper.count_params() / 10
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_a_variant_passes_the_zoo_checks(name, tmp_path):
+    model = build_zoo_model(name, **SMALL_ARGUMENTS[name])
+    if hasattr(model, "fit_prior"):  # RED-Net's exemplar bank, as the exports carry it
+        rng = np.random.default_rng(0)
+        model.fit_prior(rng.integers(0, model.num_classes, (8, model.input_size, model.input_size)).astype(np.uint8))
+    zoo_checks.check_outputs_follow_the_image(model)
+    zoo_checks.check_a_training_step_changes_every_trainable_weight(model)
+    loaded = zoo_checks.check_keras_file_round_trip(model, tmp_path / f"{name}.keras")
+    assert zoo_name_of(loaded) == name
+    zoo_checks.check_exports(model, tmp_path, name)
