@@ -28,11 +28,11 @@ from keras_stn_icnn.data.stn_icnn_inputs import stn_icnn_inputs  # noqa: E402
 from keras_stn_icnn.data.synthetic import GENERATOR_VERSION, render_face  # noqa: E402
 from keras_stn_icnn.labels import label_mapping  # noqa: E402
 from keras_stn_icnn.metrics import FaceParsingF1  # noqa: E402
+from keras_stn_icnn.models.class_priors import label_frequencies, set_prior_bias  # noqa: E402
 from keras_stn_icnn.models.icnn import ICNN  # noqa: E402
 from keras_stn_icnn.models.stn_icnn.stn_icnn import LOCALIZERS  # noqa: E402
 from keras_stn_icnn.ops.affine import crop_centres  # noqa: E402
 from keras_stn_icnn.train.optimizers import warmup_cosine_schedule  # noqa: E402
-from keras_stn_icnn.models.class_priors import label_frequencies, set_prior_bias  # noqa: E402
 
 CANVAS = 1024
 HELEN_TO_STN = label_mapping("helen", "stn_icnn")

@@ -1,21 +1,26 @@
 """Every zoo model trained on the same synthetic split for the same time: docs/results.md's comparison table.
 
 Trains STN-iCNN (giving the iCNN baseline and STN-iCNN* on the way) and every
-single-pass parser of the zoo on the main job's synthetic training faces, each
-for `--minutes` of wall time on this machine (RED-Net's exemplar prior filled
-from that set's validation faces first), scores them on the evaluation
-script's synthetic test faces (`--test-seed`, `--test-num`), and prints one
-Markdown table with the paper's F1 groups, parameters, GFLOP and milliseconds per
-512x512 face. `--output FILE` also writes the table to FILE.
+single-pass parser of the zoo on synthetic training faces (`--num-train` of the
+main job's one-size generator, seed 0), each for `--minutes` of wall time on
+this machine (RED-Net's exemplar prior filled from that set's validation faces
+first), scores them on unseen synthetic test faces (`--test-seed`,
+`--test-num`: the evaluation script's `--synthetic --seed 424242 --num 100` by
+default), and prints one Markdown table with the paper's F1 groups, parameters,
+GFLOP and milliseconds per 512x512 face. `--output FILE` also writes the table
+to FILE. Each run's `metrics.csv` holds its training loss and F1 per epoch
+(`benchmarks/learning_curves.py` plots them).
 
 Usage:
-    python benchmarks/zoo_comparison.py [--minutes 4] [--models icnn rnn_g bass red_net]
-        [--no-two-stage] [--input-size 256] [--run-dir runs/zoo_comparison] [--output table.md]
+    python benchmarks/zoo_comparison.py [--minutes 15] [--models icnn rnn_g bass_cpu red_net_cpu]
+        [--no-two-stage] [--num-train 2000] [--input-size 256] [--run-dir runs/zoo_comparison] [--output table.md]
 """
 
 import argparse
 import sys
 from pathlib import Path
+
+import tensorflow as tf
 
 from keras_stn_icnn.benchmarking.zoo_comparison import compare_zoo, format_comparison
 from keras_stn_icnn.data.helen import HelenReader
@@ -27,12 +32,13 @@ from keras_stn_icnn.models.zoo import zoo_names
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=4.0, help="training budget of every model")
+    parser.add_argument("--minutes", type=float, default=15.0, help="training budget of every model")
     parser.add_argument("--models", nargs="+", choices=zoo_names("single_pass"), default=list(zoo_names("single_pass")))
     parser.add_argument("--no-two-stage", action="store_true", help="leave out STN-iCNN and the iCNN baseline")
     parser.add_argument("--input-size", type=int, default=256, help="working size of the single-pass parsers")
-    parser.add_argument("--synthetic-dir", default="data/synthetic_helen", help="the main job's training set")
-    parser.add_argument("--test-seed", type=int, default=1)
+    parser.add_argument("--synthetic-dir", default="data/synthetic_helen_2000", help="the training set's folder")
+    parser.add_argument("--num-train", type=int, default=2000, help="synthetic training faces")
+    parser.add_argument("--test-seed", type=int, default=424242)
     parser.add_argument("--test-num", type=int, default=100)
     parser.add_argument("--run-dir", default="runs/zoo_comparison")
     parser.add_argument("--output", help="also write the table to this file")
@@ -40,10 +46,13 @@ def main(argv=None):
     if not args.minutes > 0:
         parser.error(f"--minutes must be positive, got {args.minutes}")
 
-    # The main job's synthetic set (its default sizes), so the zoo trains on the faces STN-iCNN trains on.
-    main_job_set = generate_synthetic_helen(args.synthetic_dir, num_train=200, num_val=20, num_test=60, seed=0)
-    train = HelenReader(main_job_set, schema="stn_icnn").dataset("train")
-    validation = HelenReader(main_job_set, schema="stn_icnn").dataset("val")
+    # The main job's generator and seed (its first 200 training faces are the main job's), more faces.
+    main_job_set = generate_synthetic_helen(
+        args.synthetic_dir, num_train=args.num_train, num_val=20, num_test=100, seed=0
+    )
+    reader = HelenReader(main_job_set, schema="stn_icnn")
+    train = reader.dataset("train").apply(tf.data.experimental.assert_cardinality(len(reader.examples("train"))))
+    validation = reader.dataset("val")
     test = HelenReader(synthetic_test_set(args.test_seed, args.test_num), schema="stn_icnn").dataset("test")
     rows = compare_zoo(
         train,

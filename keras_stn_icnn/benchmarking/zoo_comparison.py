@@ -1,10 +1,14 @@
 """Every zoo model trained on the same synthetic split for the same time, then scored side by side.
 
 Each model gets the same wall-clock training budget on this machine, the
-same training faces with the same augmentation, and the same test faces:
+same training faces without augmentation (the synthetic recipe's choice: the
+generator already varies pose, lighting, blur and noise), and the same test
+faces:
 
 - a single-pass parser (`models.zoo.zoo_names("single_pass")`) trains in one
-  stage (`SinglePassTrainer`) until the budget is spent; one with an exemplar
+  stage (`SinglePassTrainer`, its default rate, class priors, warm-up and
+  cosine decay) for the epochs its budget reaches at its measured speed
+  (`budget_epochs`), so the decay ends with the budget; one with an exemplar
   prior (RED-Net's `fit_prior`) gets it from held-out faces before training,
   as its paper fills it from the validation set;
 - STN-iCNN trains its four stages (`StageTrainer`, the main job's
@@ -19,6 +23,8 @@ and its median latency per face on this CPU.
 """
 
 import dataclasses
+import functools
+import math
 import time
 
 import numpy as np
@@ -27,11 +33,17 @@ import tensorflow as tf
 from keras_stn_icnn.benchmarking.flops import count_flops
 from keras_stn_icnn.benchmarking.timing import time_per_item
 from keras_stn_icnn.evaluation import evaluate_parser
+from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
 from keras_stn_icnn.metrics import PAPER_F1_GROUPS
 from keras_stn_icnn.models import ICNNBaseline
 from keras_stn_icnn.models.zoo import zoo_names
 from keras_stn_icnn.train import STN_ICNN_STAGES, SYNTHETIC_RECIPE, StageTrainer
-from keras_stn_icnn.train.single_pass_trainer import held_out_label_maps, train_single_pass
+from keras_stn_icnn.train.single_pass_trainer import (
+    MAX_EPOCHS,
+    build_single_pass,
+    held_out_label_maps,
+    train_single_pass,
+)
 
 TWO_STAGE_SHARES = {"stage1": 0.50, "localizer": 0.10, "parts": 0.18, "joint": 0.22}
 """Share of a two-stage run's budget per stage: the main job's measured stage times
@@ -60,6 +72,54 @@ class ComparisonRow:
     parameters: int
     gflop_per_face: float
     milliseconds_per_face: float
+
+
+def seconds_per_step(name, input_size, batch_size, repeats=5):
+    """Wall time of one training step of a single-pass zoo model on this machine.
+
+    Times `train_on_batch` of a throwaway instance on random faces (after two
+    untimed steps that trace and compile it).
+
+    Args:
+        name: str, a single-pass model of `models.zoo.ZOO`.
+        input_size: int, the working size.
+        batch_size: int.
+        repeats: int, timed steps.
+
+    Returns:
+        float, the median seconds a step.
+
+    Example:
+    >>> seconds_per_step("rnn_g", 64, 4) > 0  # doctest: +SKIP
+    True
+    """
+    model = build_single_pass(name, input_size, class_names=STN_ICNN_CLASS_NAMES)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (batch_size, input_size, input_size, 3)).astype(np.float32)
+    labels = rng.integers(0, model.num_classes, (batch_size, input_size, input_size)).astype(np.uint8)
+    model.compile()
+    return time_per_item(functools.partial(model.train_on_batch, images, labels), repeats=repeats).median
+
+
+def budget_epochs(seconds, step_seconds, steps_per_epoch):
+    """The epochs a training budget reaches at a measured speed, rounded up; at least 1, at most `MAX_EPOCHS`.
+
+    Rounded up, so the budget stops the run in its last epoch, near the end of
+    its decay, rather than the run ending before the budget is spent.
+
+    Args:
+        seconds: float, the budget.
+        step_seconds: float, seconds a step (`seconds_per_step`).
+        steps_per_epoch: int.
+
+    Returns:
+        int.
+
+    Example:
+    >>> budget_epochs(900, 0.5, 250)
+    8
+    """
+    return int(min(max(math.ceil(seconds / step_seconds / steps_per_epoch), 1), MAX_EPOCHS))
 
 
 def measure_row(name, model, training_seconds, test_dataset, repeats=5):
@@ -100,6 +160,7 @@ def compare_zoo(
     single_pass=None,
     two_stage=True,
     input_size=256,
+    batch_size=8,
     seed=0,
     verbose="auto",
     progress=print,
@@ -119,6 +180,7 @@ def compare_zoo(
         two_stage: bool, also train STN-iCNN (giving the iCNN baseline,
             STN-iCNN* and STN-iCNN rows).
         input_size: int, the single-pass parsers' working size.
+        batch_size: int, the single-pass parsers' batch size.
         seed: int.
         verbose: Keras `fit` verbosity.
         progress: callable taking a line of text, or None.
@@ -135,14 +197,21 @@ def compare_zoo(
     prior_label_maps = None if prior_dataset is None else held_out_label_maps(prior_dataset, input_size)
     if two_stage:
         rows += _train_two_stage(train_dataset, test_dataset, f"{run_dir}/stn_icnn", seconds, seed, verbose, report)
+    if int(train_dataset.cardinality()) < 1:
+        raise ValueError("compare_zoo needs a training dataset of known size (tf.data.experimental.assert_cardinality)")
+    steps_per_epoch = int(train_dataset.cardinality()) // batch_size
     for name in zoo_names("single_pass") if single_pass is None else single_pass:
-        report(f"[zoo] training {name} for {seconds:.0f} s")
+        epochs = budget_epochs(seconds, seconds_per_step(name, input_size, batch_size), steps_per_epoch)
+        report(f"[zoo] training {name} for {seconds:.0f} s ({epochs} epochs at its measured speed)")
         model, trained = train_single_pass(
             name,
             train_dataset,
             f"{run_dir}/{name}",
             seconds,
             input_size=input_size,
+            batch_size=batch_size,
+            epochs=epochs,
+            augmentation=None,
             prior_label_maps=prior_label_maps,
             seed=seed,
             verbose=verbose,

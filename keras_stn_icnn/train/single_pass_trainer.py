@@ -256,8 +256,10 @@ def train_single_pass(
     *,
     input_size=256,
     batch_size=8,
-    learning_rate=1e-3,
+    learning_rate=None,
     epochs=MAX_EPOCHS,
+    augmentation=PAPER_AUGMENTATION,
+    copies=2,
     prior_label_maps=None,
     seed=0,
     verbose="auto",
@@ -271,8 +273,13 @@ def train_single_pass(
         seconds: float or None, the training budget.
         input_size: int, the working size.
         batch_size: int.
-        learning_rate: float, Adam's initial rate (halved every 5 epochs).
-        epochs: int, the most epochs it trains.
+        learning_rate: float, Adam's peak rate, or None for the model's
+            `default_learning_rate`.
+        epochs: int, the most epochs it trains (the warm-up and cosine span
+            them all).
+        augmentation: `AugmentationConfig` or None.
+        copies: int, augmented copies of each face per epoch (1 with
+            `augmentation=None`).
         prior_label_maps: uint8 array `[M, input_size, input_size]` of held-out
             label maps (`held_out_label_maps`) that fill the exemplar prior of a
             model that has one (RED-Net) before it trains, or None to train
@@ -287,7 +294,12 @@ def train_single_pass(
         run_dir,
         functools.partial(build_single_pass, name, input_size, prior_label_maps),
         SinglePassSchedule(
-            epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, time_budget_seconds=seconds
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate or zoo_entry(name).model_class.default_learning_rate,
+            copies=copies if augmentation is not None else 1,
+            augmentation=augmentation,
+            time_budget_seconds=seconds,
         ),
         seed=seed,
         verbose=verbose,
