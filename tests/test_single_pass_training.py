@@ -128,6 +128,7 @@ def test_comparison_rows_hold_the_evaluation_and_costs(reader, tmp_path):
         single_pass=("icnn",),
         two_stage=False,
         input_size=32,
+        batch_size=4,
         verbose=0,
         progress=None,
     )

@@ -197,9 +197,10 @@ def compare_zoo(
     prior_label_maps = None if prior_dataset is None else held_out_label_maps(prior_dataset, input_size)
     if two_stage:
         rows += _train_two_stage(train_dataset, test_dataset, f"{run_dir}/stn_icnn", seconds, seed, verbose, report)
-    if int(train_dataset.cardinality()) < 1:
-        raise ValueError("compare_zoo needs a training dataset of known size (tf.data.experimental.assert_cardinality)")
-    steps_per_epoch = int(train_dataset.cardinality()) // batch_size
+    num_train = int(train_dataset.cardinality())
+    if num_train < 0:  # unknown: count the faces once
+        num_train = int(train_dataset.reduce(0, lambda count, _: count + 1))
+    steps_per_epoch = max(num_train // batch_size, 1)
     for name in zoo_names("single_pass") if single_pass is None else single_pass:
         epochs = budget_epochs(seconds, seconds_per_step(name, input_size, batch_size), steps_per_epoch)
         report(f"[zoo] training {name} for {seconds:.0f} s ({epochs} epochs at its measured speed)")
