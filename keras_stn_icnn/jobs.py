@@ -26,7 +26,7 @@ from keras_stn_icnn.data.synthetic import generate_synthetic_helen
 from keras_stn_icnn.evaluation import evaluate_parser
 from keras_stn_icnn.export import export_saved_model
 from keras_stn_icnn.files import atomic_write
-from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
+from keras_stn_icnn.labels import label_mapping
 from keras_stn_icnn.models import LOCALIZERS, ICNNBaseline
 from keras_stn_icnn.models.zoo import zoo_entry, zoo_names
 from keras_stn_icnn.train import (
@@ -199,7 +199,7 @@ def _or(value, default):
     return default if value is None else value
 
 
-def _reader(args, dataset):
+def _reader(args, dataset, schema="stn_icnn"):
     if args.data_dir is None:
         root = generate_synthetic_helen(
             args.synthetic_dir,
@@ -208,15 +208,15 @@ def _reader(args, dataset):
             num_test=args.num_test,
             seed=args.data_seed,
         )
-        return HelenReader(root, schema="stn_icnn"), "synthetic"
+        return HelenReader(root, schema=schema), "synthetic"
     if dataset == "celebamask_hq":
-        return CelebAMaskHQReader(args.data_dir, schema="stn_icnn", split_protocol="paper"), dataset
-    return HelenReader(args.data_dir, schema="stn_icnn"), dataset
+        return CelebAMaskHQReader(args.data_dir, schema=schema, split_protocol="paper"), dataset
+    return HelenReader(args.data_dir, schema=schema), dataset
 
 
-def _evaluate(name, model, reader, results):
+def _evaluate(name, parse, reader, results):
     print(f"\n=== {name} on the test split ===")
-    result = evaluate_parser(model.parse, reader.dataset("test"), total=len(reader.examples("test")))
+    result = evaluate_parser(parse, reader.dataset("test"), total=len(reader.examples("test")))
     print(result.report())
     results[name] = {
         "scores": result.scores,
@@ -277,7 +277,8 @@ def run_training_job(argv=None, dataset="helen"):
         print(f"  {field.name}: {getattr(settings, field.name)}")
 
     if single_pass:
-        return _run_single_pass_job(args, schedule, reader, verbose, start)
+        training_reader, _ = _reader(args, dataset, zoo_entry(args.model).label_schema)
+        return _run_single_pass_job(args, schedule, training_reader, reader, verbose, start)
     trainer = StageTrainer(args.run_dir, recipe, canvas_size=args.canvas_size, seed=args.seed, verbose=verbose)
     print(f"{trainer.strategy.num_replicas_in_sync} replica(s) with {type(trainer.strategy).__name__}")
     train_split = reader.dataset("train")
@@ -299,16 +300,16 @@ def run_training_job(argv=None, dataset="helen"):
     baseline = ICNNBaseline.from_stn_icnn(trainer.parser)
     _save_keras(trainer.chief, baseline, args.run_dir / SAVED_MODELS["icnn_baseline"])
     if evaluate:
-        _evaluate("icnn_baseline", baseline, reader, results)
+        _evaluate("icnn_baseline", baseline.parse, reader, results)
     final, final_name = baseline, "icnn_baseline"
     if args.model == "stn_icnn":
         _save_keras(trainer.chief, trainer.parser, args.run_dir / SAVED_MODELS["stn_icnn_pretrained"])
         if evaluate:
-            _evaluate("stn_icnn_pretrained", trainer.parser, reader, results)
+            _evaluate("stn_icnn_pretrained", trainer.parser.parse, reader, results)
         trainer.train(train_split, stages=["joint"])
         _save_keras(trainer.chief, trainer.parser, args.run_dir / SAVED_MODELS["stn_icnn"])
         if evaluate:
-            _evaluate("stn_icnn", trainer.parser, reader, results)
+            _evaluate("stn_icnn", trainer.parser.parse, reader, results)
         final, final_name = trainer.parser, "stn_icnn"
 
     if not trainer.chief:
@@ -347,25 +348,28 @@ def single_pass_schedule(args, recipe):
     )
 
 
-def _run_single_pass_job(args, schedule, reader, verbose, start):
-    """Trains, evaluates, saves and exports one single-pass zoo model (`SinglePassTrainer`)."""
+def _run_single_pass_job(args, schedule, training_reader, reader, verbose, start):
+    """Trains one single-pass zoo model (`SinglePassTrainer`) in its own classes, scores it in STN-iCNN's, saves
+    and exports it."""
+    entry = zoo_entry(args.model)
     prior_maps = None
-    if reader.examples("val") and hasattr(zoo_entry(args.model).model_class, "fit_prior"):
-        prior_maps = held_out_label_maps(reader.dataset("val"), args.input_size)  # RED-Net's exemplar prior
+    if training_reader.examples("val") and hasattr(entry.model_class, "fit_prior"):
+        prior_maps = held_out_label_maps(training_reader.dataset("val"), args.input_size)  # RED-Net's exemplar prior
     trainer = SinglePassTrainer(
         args.run_dir / args.model,
-        functools.partial(build_single_pass, args.model, args.input_size, prior_maps, STN_ICNN_CLASS_NAMES),
+        functools.partial(build_single_pass, args.model, args.input_size, prior_maps),
         schedule,
         seed=args.seed,
         verbose=verbose,
     )
     print(f"{trainer.strategy.num_replicas_in_sync} replica(s) with {type(trainer.strategy).__name__}")
-    model = trainer.train(reader.dataset("train"))
+    model = trainer.train(training_reader.dataset("train"))
     chief = trainer.fit.chief
     results = {}
     _save_keras(chief, model, args.run_dir / f"{args.model}.keras")
     if chief and not args.no_evaluate:
-        _evaluate(args.model, model, reader, results)
+        to_stn_icnn = label_mapping(entry.label_schema, "stn_icnn")
+        _evaluate(args.model, lambda image: to_stn_icnn[model.parse(image)], reader, results)
     if not chief:
         return 0
     summary = {

@@ -4,6 +4,7 @@ import dataclasses
 import json
 import re
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -167,3 +168,15 @@ def test_a_single_pass_model_has_no_stages_to_stop_after(tmp_path, capsys):
     with pytest.raises(SystemExit):
         run_training_job(["--model", "rnn_g", "--synthetic-dir", str(tmp_path), "--stop-after", "stage1"])
     assert "rnn_g is a single-pass model, trained in one fit" in capsys.readouterr().err
+
+
+def test_a_model_of_helen_classes_trains_on_helen_labels_and_is_scored_in_stn_icnn_ids(tmp_path, capsys):
+    args = ["--model", "rnn_g_two_stage", "--synthetic-dir", str(tmp_path / "synthetic"), "--num-train", "2"]
+    args += ["--num-val", "1", "--num-test", "1", "--run-dir", str(tmp_path / "run"), "--no-export"]
+    args += ["--input-size", "16", "--epochs", "1", "--batch-size", "2", "--copies", "1", "--verbose", "0"]
+    assert run_training_job(args) == 0
+    assert "=== rnn_g_two_stage on the test split ===" in capsys.readouterr().out
+    model = keras.saving.load_model(tmp_path / "run" / "rnn_g_two_stage.keras")
+    assert model.num_classes == 11  # trained on HELEN's classes (skin and hair too)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert set(summary["results"]["rnn_g_two_stage"]["scores"]) >= {"overall", "brows"}  # STN-iCNN's F1 groups

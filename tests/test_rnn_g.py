@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 import zoo_checks
 
-from keras_stn_icnn.labels import HELEN_CLASS_NAMES
+from keras_stn_icnn.labels import HELEN_CLASS_NAMES, STN_ICNN_CLASS_NAMES
 from keras_stn_icnn.losses.rnn_g import BoundaryGateLoss, label_boundaries
 from keras_stn_icnn.models.rnn_g.component_networks import RNNGTwoStage
 from keras_stn_icnn.models.rnn_g.rnn_g import RNNG
@@ -268,3 +268,5 @@ def test_two_stage_refuses_bad_arguments():
         RNNGTwoStage(input_size=16, component_filters=(4,))
     with pytest.raises(ValueError, match="margin"):
         RNNGTwoStage(input_size=16, margin=-0.1)
+    with pytest.raises(ValueError, match="labels HELEN's 11 classes"):
+        RNNGTwoStage(input_size=16, class_names=STN_ICNN_CLASS_NAMES)

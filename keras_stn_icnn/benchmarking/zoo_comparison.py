@@ -36,7 +36,7 @@ from keras_stn_icnn.evaluation import evaluate_parser
 from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
 from keras_stn_icnn.metrics import PAPER_F1_GROUPS
 from keras_stn_icnn.models import ICNNBaseline
-from keras_stn_icnn.models.zoo import zoo_names
+from keras_stn_icnn.models.zoo import zoo_entry, zoo_names
 from keras_stn_icnn.train import STN_ICNN_STAGES, SYNTHETIC_RECIPE, StageTrainer
 from keras_stn_icnn.train.single_pass_trainer import (
     MAX_EPOCHS,
@@ -176,7 +176,8 @@ def compare_zoo(
             faces (the validation split) whose label maps fill the exemplar
             prior of the models that have one, or None to train them without.
         single_pass: names of single-pass zoo models to train, or None for
-            all of them.
+            all of them; each must label STN-iCNN's classes (its entry's
+            `label_schema`).
         two_stage: bool, also train STN-iCNN (giving the iCNN baseline,
             STN-iCNN* and STN-iCNN rows).
         input_size: int, the single-pass parsers' working size.
@@ -193,6 +194,13 @@ def compare_zoo(
     >>> print(format_comparison(rows))  # doctest: +SKIP
     """
     report = progress or (lambda line: None)
+    names = zoo_names("single_pass") if single_pass is None else tuple(single_pass)
+    other_classes = [name for name in names if zoo_entry(name).label_schema != "stn_icnn"]
+    if other_classes:
+        raise ValueError(
+            f"compare_zoo trains every model on the same STN-iCNN labels; {other_classes} label other classes "
+            f"({[zoo_entry(name).label_schema for name in other_classes]}): train them with `keras-stn-icnn train`"
+        )
     rows = []
     prior_label_maps = None if prior_dataset is None else held_out_label_maps(prior_dataset, input_size)
     if two_stage:
@@ -201,7 +209,7 @@ def compare_zoo(
     if num_train < 0:  # unknown: count the faces once
         num_train = int(train_dataset.reduce(0, lambda count, _: count + 1))
     steps_per_epoch = max(num_train // batch_size, 1)
-    for name in zoo_names("single_pass") if single_pass is None else single_pass:
+    for name in names:
         epochs = budget_epochs(seconds, seconds_per_step(name, input_size, batch_size), steps_per_epoch)
         report(f"[zoo] training {name} for {seconds:.0f} s ({epochs} epochs at its measured speed)")
         model, trained = train_single_pass(

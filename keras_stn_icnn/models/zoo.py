@@ -35,6 +35,9 @@ class ZooEntry:
         description: str, one line for `--help` and tables.
         arguments: dict, the constructor arguments that make this entry
             (a variant of a class another entry builds with its defaults).
+        label_schema: str, the `labels.SCHEMAS` name of the classes it
+            trains on (`"stn_icnn"`; `"helen"` for a model whose parts
+            are HELEN's, such as RNN-G's two-stage parser).
 
     Example:
     >>> ZOO["rnn_g"].model_class.__name__, ZOO["rnn_g"].training
@@ -46,6 +49,7 @@ class ZooEntry:
     training: str
     description: str
     arguments: dict = dataclasses.field(default_factory=dict)
+    label_schema: str = "stn_icnn"
 
     def __post_init__(self):
         if self.training not in TRAINING_KINDS:
@@ -84,6 +88,7 @@ ZOO = {
             RNNGTwoStage,
             "single_pass",
             "RNN-G on the whole face, then its component networks on part crops",
+            label_schema="helen",
         ),
         ZooEntry("bass", BASS, "single_pass", "BASS (Liu et al. 2020, LaPa): boundary-attention semantic segmentation"),
         ZooEntry(

@@ -25,7 +25,7 @@ from keras_stn_icnn.checks import check_int
 from keras_stn_icnn.choices import LEARNING_RATE_SCHEDULES
 from keras_stn_icnn.data.augment import PAPER_AUGMENTATION
 from keras_stn_icnn.data.pipeline import single_pass_training_pipeline
-from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
+from keras_stn_icnn.labels import get_schema
 from keras_stn_icnn.models.single_pass import PRIOR_SAMPLE_IMAGES, working_size_labels
 from keras_stn_icnn.models.zoo import build_zoo_model, zoo_entry, zoo_names
 from keras_stn_icnn.train.fitting import ResumableFit, default_jit_compile
@@ -222,7 +222,7 @@ def held_out_label_maps(dataset, size):
     return np.stack([np.asarray(label_map, np.uint8) for label_map in maps])
 
 
-def build_single_pass(name, input_size, prior_label_maps=None, class_names=STN_ICNN_CLASS_NAMES):
+def build_single_pass(name, input_size, prior_label_maps=None, class_names=None):
     """Builds a single-pass zoo parser and fills its exemplar prior, if it has one.
 
     Args:
@@ -231,7 +231,8 @@ def build_single_pass(name, input_size, prior_label_maps=None, class_names=STN_I
         prior_label_maps: uint8 array `[M, input_size, input_size]` of
             held-out label maps (`held_out_label_maps`) for a model with an
             exemplar prior (RED-Net's `fit_prior`), or None.
-        class_names: the classes it labels (STN-iCNN's by default).
+        class_names: the classes it labels, or None for those of its zoo
+            entry's `label_schema` (STN-iCNN's for most).
 
     Returns:
         The model.
@@ -242,6 +243,8 @@ def build_single_pass(name, input_size, prior_label_maps=None, class_names=STN_I
     """
     if zoo_entry(name).training != "single_pass":
         raise ValueError(f"{name!r} is not a single-pass zoo model; those are {zoo_names('single_pass')}")
+    if class_names is None:
+        class_names = get_schema(zoo_entry(name).label_schema).class_names
     model = build_zoo_model(name, class_names=class_names, input_size=input_size)
     if prior_label_maps is not None and hasattr(model, "fit_prior"):
         model.fit_prior(prior_label_maps)

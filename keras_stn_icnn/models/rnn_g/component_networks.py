@@ -110,6 +110,8 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
         loss_weights: the first stage's loss weights (see `RNNG`), or None.
         canvas_size: int, the largest image side `parse` accepts. Defaults
             to 1024.
+        class_names: HELEN's class names, the only ones it labels (any
+            others are refused, not ignored).
         **kwargs: standard `keras.Model` arguments.
 
     Call arguments:
@@ -138,8 +140,14 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
         component_filters=(16, 32),
         loss_weights=None,
         canvas_size=DEFAULT_CANVAS_SIZE,
+        class_names=HELEN_CLASS_NAMES,
         **kwargs,
     ):
+        if tuple(class_names) != HELEN_CLASS_NAMES:
+            raise ValueError(
+                "RNNGTwoStage labels HELEN's 11 classes (its component networks and crops are HELEN's), "
+                f"so it cannot label class_names={tuple(class_names)!r}"
+            )
         canvas_size = check_int(canvas_size, "canvas_size")
         component_filters = tuple(int(f) for f in component_filters)
         if len(component_filters) != 2 or min(component_filters) < 1:
