@@ -46,7 +46,7 @@ class SinglePassSchedule:
     Args:
         epochs: int, passes over the (augmented) training set.
         batch_size: int, the global batch size.
-        learning_rate: float, Adam's initial rate.
+        learning_rate: float, Adam's peak rate (the initial one under `"halving"`).
         halve_every_epochs: int, with the `"halving"` schedule the rate
             halves every so many epochs.
         copies: int, augmented copies of each face per epoch (1 with
