@@ -287,7 +287,7 @@ class SinglePassParsingMixin(ParsingMixin):
             Keras's `History`.
         """
         if class_priors and self.has_initial_logits_bias():
-            labels = _sample_labels(x, y)
+            labels = first_label_maps(x, y)
             if labels is not None:
                 self.set_class_priors(labels)
         return super().fit(x, y, *args, **kwargs)
@@ -324,8 +324,21 @@ class SinglePassParsingMixin(ParsingMixin):
         raise NotImplementedError(f"{type(self).__name__} must define parsing_loss")
 
 
-def _sample_labels(x, y):
-    """The first `PRIOR_SAMPLE_IMAGES` label maps `fit` was given, or None where they cannot be read up front."""
+def first_label_maps(x, y=None):
+    """The first `PRIOR_SAMPLE_IMAGES` label maps of `fit`'s data, or None where they cannot be read up front.
+
+    Args:
+        x: the images, or a `tf.data.Dataset` of `(images, labels)` batches.
+        y: integer label maps `[N, H, W]`, or None with a dataset.
+
+    Returns:
+        numpy array `[M, H, W]` or None (a dataset of other elements, or a
+        distributed one).
+
+    Example:
+    >>> first_label_maps(np.zeros((300, 8, 8, 3)), np.ones((300, 8, 8), np.uint8)).shape
+    (256, 8, 8)
+    """
     if y is not None:
         return np.asarray(y[:PRIOR_SAMPLE_IMAGES])
     if not isinstance(x, tf.data.Dataset):

@@ -26,7 +26,7 @@ from keras_stn_icnn.choices import LEARNING_RATE_SCHEDULES
 from keras_stn_icnn.data.augment import PAPER_AUGMENTATION
 from keras_stn_icnn.data.pipeline import single_pass_training_pipeline
 from keras_stn_icnn.labels import get_schema
-from keras_stn_icnn.models.single_pass import PRIOR_SAMPLE_IMAGES, working_size_labels
+from keras_stn_icnn.models.single_pass import first_label_maps, working_size_labels
 from keras_stn_icnn.models.zoo import build_zoo_model, zoo_entry, zoo_names
 from keras_stn_icnn.train.fitting import ResumableFit, default_jit_compile
 from keras_stn_icnn.train.optimizers import ADAM_EPSILON, halving_schedule, warmup_cosine_schedule
@@ -178,8 +178,7 @@ class SinglePassTrainer:
             first_epoch=min(self.fit.completed_epochs, schedule.epochs - 1),
         )
         if schedule.class_priors and not self.fit.completed_epochs:
-            sample = batches.dataset.take(max(PRIOR_SAMPLE_IMAGES // schedule.batch_size, 1))
-            self.model.set_class_priors(np.concatenate([labels.numpy() for _, labels in sample]))
+            self.model.set_class_priors(first_label_maps(batches.dataset))
         with self.strategy.scope():
             self.model.compile(
                 optimizer=keras.optimizers.Adam(
