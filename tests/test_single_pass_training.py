@@ -175,6 +175,30 @@ def test_red_net_trains_with_its_prior_filled_from_the_held_out_maps(reader, tmp
     np.testing.assert_array_equal(np.asarray(prior.bank_label_maps)[:5], prior_maps)
 
 
+def test_comparison_scores_a_model_with_a_prior_as_trained_and_with_the_prior(reader, tmp_path):
+    # The paper's "Ours" and "Ours-p" from one training; 5 held-out maps fill the 5-exemplar bank.
+    rows = compare_zoo(
+        reader.dataset("train"),
+        reader.dataset("test"),
+        tmp_path,
+        seconds=1.0,
+        prior_dataset=reader.dataset("val").concatenate(reader.dataset("train")),
+        single_pass=("red_net_cpu",),
+        two_stage=False,
+        input_size=32,
+        batch_size=2,
+        verbose=0,
+        progress=None,
+    )
+    assert [row.name for row in rows] == ["red_net_cpu", "red_net_cpu + prior"]
+    model = build_zoo_model("red_net_cpu", class_names=STN_ICNN_CLASS_NAMES, input_size=32)
+    model.load_weights(str(tmp_path / "red_net_cpu" / "final.weights.h5"))
+    assert not model.get_layer("adaptive_prior").is_fitted, "the model trained with its prior"
+    assert rows[0].evaluation.scores == evaluate_parser(model.parse, reader.dataset("test"), progress=False).scores
+    model.fit_prior(held_out_label_maps(reader.dataset("val").concatenate(reader.dataset("train")), 32))
+    assert rows[1].evaluation.scores == evaluate_parser(model.parse, reader.dataset("test"), progress=False).scores
+
+
 def test_measure_row_counts_parameters(reader):
     model = small_parser()
     row = measure_row("tiny", model, 1.0, reader.dataset("test"), repeats=1)
