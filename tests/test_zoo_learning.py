@@ -23,7 +23,7 @@ from keras_stn_icnn.models.zoo import ZOO, build_zoo_model, zoo_names
 
 WORKING_SIZE = 64
 FACES = 4
-STEPS = 150
+STEPS = 250
 F1_FLOOR = 0.5
 """Training F1 each model must pass after `STEPS` full-batch steps (answering background everywhere scores 0)."""
 

@@ -130,7 +130,7 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
     TensorShape([1, 120, 100])
     """
 
-    default_learning_rate = 1e-2  # the first stage's (`RNNG`)
+    default_learning_rate = RNNG.default_learning_rate  # the first stage's
     config_keys = ("input_size", "margin", "component_filters", "loss_weights", "canvas_size")
 
     def __init__(

@@ -97,7 +97,7 @@ class RNNG(SinglePassParsingMixin, keras.Model):
     """
 
     config_keys = ("class_names", "input_size", "loss_weights", "canvas_size")
-    default_learning_rate = 1e-2  # 25k weights: at 1e-3 it leaves the all-background answer 4x later
+    default_learning_rate = 2e-3  # on 2,000 faces 1e-2 stalls on the all-background answer (docs/zoo_learning.md)
     prior_bias_layer_names = ("coarse_classifier", "deconv7")
 
     def __init__(
