@@ -3,16 +3,18 @@
 Trains STN-iCNN (giving the iCNN baseline and STN-iCNN* on the way) and every
 single-pass parser of the zoo on synthetic training faces (`--num-train` of the
 main job's one-size generator, seed 0), each for `--minutes` of wall time on
-this machine (RED-Net's exemplar prior filled from that set's validation faces
-first), scores them on unseen synthetic test faces (`--test-seed`,
+this machine, scores them on unseen synthetic test faces (`--test-seed`,
 `--test-num`: the evaluation script's `--synthetic --seed 424242 --num 100` by
 default), and prints one Markdown table with the paper's F1 groups, parameters,
-GFLOP and milliseconds per 512x512 face. `--output FILE` also writes the table
+GFLOP and milliseconds per 512x512 face; RED-Net a second time with its
+exemplar prior filled from the set's validation faces, and RNN-G's two-stage
+parser, which labels HELEN's classes, trained on the same faces' HELEN labels
+and scored in STN-iCNN's. `--output FILE` also writes the table
 to FILE. Each run's `metrics.csv` holds its training loss and F1 per epoch
 (`benchmarks/learning_curves.py` plots them).
 
 Usage:
-    python benchmarks/zoo_comparison.py [--minutes 15] [--models icnn rnn_g bass_cpu red_net_cpu]
+    python benchmarks/zoo_comparison.py [--minutes 15] [--models icnn rnn_g rnn_g_two_stage bass_cpu red_net_cpu]
         [--no-two-stage] [--num-train 2000] [--input-size 256] [--run-dir runs/zoo_comparison] [--output table.md]
 """
 
@@ -29,10 +31,10 @@ from keras_stn_icnn.evaluation import synthetic_test_set
 from keras_stn_icnn.files import atomic_write
 from keras_stn_icnn.models.zoo import zoo_names
 
-CPU_TABLE_MODELS = ("icnn", "rnn_g", "bass_cpu", "red_net_cpu")
-"""The single-pass models of docs/zoo_comparison.md: every one that labels STN-iCNN's classes, with the CPU variants
-of BASS and RED-Net (the papers' networks step too slowly on a 2-core CPU for a 15-minute budget: their step
-times are in docs/zoo_learning.md)."""
+CPU_TABLE_MODELS = ("icnn", "rnn_g", "rnn_g_two_stage", "bass_cpu", "red_net_cpu")
+"""The single-pass models of docs/zoo_comparison.md: every one, with the CPU variants of BASS and RED-Net (the
+papers' networks step too slowly on a 2-core CPU for a 15-minute budget: their step times are in
+docs/zoo_learning.md)."""
 
 
 def main(argv=None):
@@ -57,6 +59,10 @@ def main(argv=None):
     )
     reader = HelenReader(main_job_set, schema="stn_icnn")
     train = reader.dataset("train").apply(tf.data.experimental.assert_cardinality(len(reader.examples("train"))))
+    helen_reader = HelenReader(main_job_set, schema="helen")
+    helen_train = helen_reader.dataset("train").apply(
+        tf.data.experimental.assert_cardinality(len(reader.examples("train")))
+    )
     validation = reader.dataset("val")
     test = HelenReader(synthetic_test_set(args.test_seed, args.test_num), schema="stn_icnn").dataset("test")
     rows = compare_zoo(
@@ -65,6 +71,7 @@ def main(argv=None):
         args.run_dir,
         args.minutes * 60,
         prior_dataset=validation,
+        other_train_datasets={"helen": helen_train},
         single_pass=args.models,
         two_stage=not args.no_two_stage,
         input_size=args.input_size,

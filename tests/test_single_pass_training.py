@@ -17,7 +17,7 @@ from keras_stn_icnn.benchmarking.zoo_comparison import compare_zoo, format_compa
 from keras_stn_icnn.data import HelenReader
 from keras_stn_icnn.data.pipeline import single_pass_training_pipeline
 from keras_stn_icnn.evaluation import evaluate_parser
-from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
+from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES, label_mapping
 from keras_stn_icnn.metrics import PAPER_F1_GROUPS
 from keras_stn_icnn.models.icnn import ICNNParser
 from keras_stn_icnn.models.zoo import ZOO, build_zoo_model, zoo_name_of, zoo_names
@@ -197,6 +197,27 @@ def test_comparison_scores_a_model_with_a_prior_as_trained_and_with_the_prior(re
     assert rows[0].evaluation.scores == evaluate_parser(model.parse, reader.dataset("test"), progress=False).scores
     model.fit_prior(held_out_label_maps(reader.dataset("val").concatenate(reader.dataset("train")), 32))
     assert rows[1].evaluation.scores == evaluate_parser(model.parse, reader.dataset("test"), progress=False).scores
+
+
+def test_comparison_trains_a_helen_model_on_helen_labels_and_scores_it_in_stn_icnn_ids(reader, tmp_path):
+    helen_train = HelenReader(reader.root, schema="helen").dataset("train")
+    arguments = dict(single_pass=("rnn_g_two_stage",), two_stage=False, input_size=32, batch_size=2, verbose=0)
+    with pytest.raises(ValueError, match="other_train_datasets"):
+        compare_zoo(reader.dataset("train"), reader.dataset("test"), tmp_path, 1.0, progress=None, **arguments)
+    (row,) = compare_zoo(
+        reader.dataset("train"),
+        reader.dataset("test"),
+        tmp_path,
+        1.0,
+        other_train_datasets={"helen": helen_train},
+        progress=None,
+        **arguments,
+    )
+    model = build_zoo_model("rnn_g_two_stage", input_size=32)
+    model.load_weights(str(tmp_path / "rnn_g_two_stage" / "final.weights.h5"))
+    to_stn_icnn = label_mapping("helen", "stn_icnn")
+    expected = evaluate_parser(lambda image: to_stn_icnn[model.parse(image)], reader.dataset("test"), progress=False)
+    assert row.name == "rnn_g_two_stage" and row.evaluation.scores == expected.scores
 
 
 def test_measure_row_counts_parameters(reader):
