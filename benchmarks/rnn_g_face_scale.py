@@ -60,7 +60,7 @@ def face_views(dataset, size, crop, limit):
     return np.stack(images).astype(np.float32), np.stack(labels).astype(np.int32)
 
 
-def test_f1(model, images, labels, batch=20):
+def working_size_f1(model, images, labels, batch=20):
     """Overall F1 of the final logits at the working size."""
     metric = FaceParsingF1()
     for start in range(0, len(images), batch):
@@ -107,7 +107,7 @@ def main(argv=None):
             images[index], labels[index], batch_size=args.batch, verbose=0, shuffle=False, class_priors=False
         )
         step += chunk
-        f1 = test_f1(model, test_images, test_labels)
+        f1 = working_size_f1(model, test_images, test_labels)
         loss = history.history["loss"][-1]
         print(f"{step * args.batch}, {f1:.3f}, {loss:.3f}, {time.perf_counter() - start:.0f}", flush=True)
     return 0

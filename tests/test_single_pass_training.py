@@ -46,6 +46,30 @@ def small_parser():
     return ICNNParser(class_names=STN_ICNN_CLASS_NAMES, input_size=32, filters=(4, 4, 4, 4))
 
 
+def small_comparison(reader, run_dir, names, batch_size=2, **arguments):
+    """`compare_zoo` of single-pass models at 32 px for one second each, quietly."""
+    return compare_zoo(
+        reader.dataset("train"),
+        reader.dataset("test"),
+        run_dir,
+        seconds=1.0,
+        single_pass=names,
+        two_stage=False,
+        input_size=32,
+        batch_size=batch_size,
+        verbose=0,
+        progress=None,
+        **arguments,
+    )
+
+
+def compared_model(run_dir, name, **arguments):
+    """A zoo model at 32 px with the final weights `compare_zoo` trained into `run_dir`."""
+    model = build_zoo_model(name, input_size=32, **arguments)
+    model.load_weights(str(run_dir / name / "final.weights.h5"))
+    return model
+
+
 def test_pipeline_gives_views_at_the_working_size(reader):
     batches = single_pass_training_pipeline(reader.dataset("train"), batch_size=2, input_size=32, augmentation=None)
     assert batches.steps_per_epoch == 2 and batches.num_examples == 4
@@ -120,22 +144,10 @@ def test_zoo_registry_builds_every_single_pass_model_by_name():
 
 
 def test_comparison_rows_hold_the_evaluation_and_costs(reader, tmp_path):
-    rows = compare_zoo(
-        reader.dataset("train"),
-        reader.dataset("test"),
-        tmp_path,
-        seconds=1.0,
-        single_pass=("icnn",),
-        two_stage=False,
-        input_size=32,
-        batch_size=4,
-        verbose=0,
-        progress=None,
-    )
+    rows = small_comparison(reader, tmp_path, ("icnn",), batch_size=4)
     (row,) = rows
     assert row.name == "icnn" and row.training_seconds > 0
-    model = build_zoo_model("icnn", class_names=STN_ICNN_CLASS_NAMES, input_size=32)
-    model.load_weights(str(tmp_path / "icnn" / "final.weights.h5"))
+    model = compared_model(tmp_path, "icnn", class_names=STN_ICNN_CLASS_NAMES)
     expected = evaluate_parser(model.parse, reader.dataset("test"), progress=False)
     assert row.evaluation.scores == expected.scores
     assert row.parameters == model.count_params()
@@ -177,44 +189,22 @@ def test_red_net_trains_with_its_prior_filled_from_the_held_out_maps(reader, tmp
 
 def test_comparison_scores_a_model_with_a_prior_as_trained_and_with_the_prior(reader, tmp_path):
     # The paper's "Ours" and "Ours-p" from one training; 5 held-out maps fill the 5-exemplar bank.
-    rows = compare_zoo(
-        reader.dataset("train"),
-        reader.dataset("test"),
-        tmp_path,
-        seconds=1.0,
-        prior_dataset=reader.dataset("val").concatenate(reader.dataset("train")),
-        single_pass=("red_net_cpu",),
-        two_stage=False,
-        input_size=32,
-        batch_size=2,
-        verbose=0,
-        progress=None,
-    )
+    held_out = reader.dataset("val").concatenate(reader.dataset("train"))
+    rows = small_comparison(reader, tmp_path, ("red_net_cpu",), prior_dataset=held_out)
     assert [row.name for row in rows] == ["red_net_cpu", "red_net_cpu + prior"]
-    model = build_zoo_model("red_net_cpu", class_names=STN_ICNN_CLASS_NAMES, input_size=32)
-    model.load_weights(str(tmp_path / "red_net_cpu" / "final.weights.h5"))
+    model = compared_model(tmp_path, "red_net_cpu", class_names=STN_ICNN_CLASS_NAMES)
     assert not model.get_layer("adaptive_prior").is_fitted, "the model trained with its prior"
     assert rows[0].evaluation.scores == evaluate_parser(model.parse, reader.dataset("test"), progress=False).scores
-    model.fit_prior(held_out_label_maps(reader.dataset("val").concatenate(reader.dataset("train")), 32))
+    model.fit_prior(held_out_label_maps(held_out, 32))
     assert rows[1].evaluation.scores == evaluate_parser(model.parse, reader.dataset("test"), progress=False).scores
 
 
 def test_comparison_trains_a_helen_model_on_helen_labels_and_scores_it_in_stn_icnn_ids(reader, tmp_path):
     helen_train = HelenReader(reader.root, schema="helen").dataset("train")
-    arguments = dict(single_pass=("rnn_g_two_stage",), two_stage=False, input_size=32, batch_size=2, verbose=0)
     with pytest.raises(ValueError, match="other_train_datasets"):
-        compare_zoo(reader.dataset("train"), reader.dataset("test"), tmp_path, 1.0, progress=None, **arguments)
-    (row,) = compare_zoo(
-        reader.dataset("train"),
-        reader.dataset("test"),
-        tmp_path,
-        1.0,
-        other_train_datasets={"helen": helen_train},
-        progress=None,
-        **arguments,
-    )
-    model = build_zoo_model("rnn_g_two_stage", input_size=32)
-    model.load_weights(str(tmp_path / "rnn_g_two_stage" / "final.weights.h5"))
+        small_comparison(reader, tmp_path, ("rnn_g_two_stage",))
+    (row,) = small_comparison(reader, tmp_path, ("rnn_g_two_stage",), other_train_datasets={"helen": helen_train})
+    model = compared_model(tmp_path, "rnn_g_two_stage")
     to_stn_icnn = label_mapping("helen", "stn_icnn")
     expected = evaluate_parser(lambda image: to_stn_icnn[model.parse(image)], reader.dataset("test"), progress=False)
     assert row.name == "rnn_g_two_stage" and row.evaluation.scores == expected.scores
