@@ -11,10 +11,8 @@ Example:
 """
 
 STN_ICNN_STAGES = ("stage1", "localizer", "parts", "joint")
-"""Stages of STN-iCNN, in order."""
-
-ICNN_BASELINE_STAGES = ("stage1", "parts")
-"""Stages the iCNN baseline trains (it has no localizer)."""
+"""The training stages of a two-stage parser, in order (`train.stages.STAGES`); STN-iCNN goes through all four,
+a zoo entry lists those its model needs (`models.zoo.ZooEntry.stages`)."""
 
 FORMATS = ("saved_model", "tflite", "onnx")
 """Formats `export_model` writes (`"all"` on the command line means all three)."""

@@ -4,9 +4,10 @@ One job, for any zoo model (`models.zoo.ZOO`): pick the data (a real
 dataset, or the built-in synthetic faces, generated on first use), train
 under the default distribution strategy, evaluate on the test split, save
 the models as `.keras` files in the run folder and export the final one as a
-SavedModel for TF Serving. A two-stage parser trains the stages of its
-recipe (`train.StageTrainer`; STN-iCNN's run also gives the iCNN baseline and
-STN-iCNN before end-to-end training, each evaluated); a single-pass parser
+SavedModel for TF Serving. A two-stage parser trains the stages its zoo
+entry lists with its recipe (`train.StageTrainer`), and saves and evaluates
+the entry's `stage_results` on the way (STN-iCNN's run also gives the iCNN
+baseline and STN-iCNN before end-to-end training); a single-pass parser
 trains in one fit (`train.SinglePassTrainer`) in `<run-dir>/<model>/`. Every
 recipe value can be overridden from the command line.
 """
@@ -20,14 +21,14 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from keras_stn_icnn.choices import LEARNING_RATE_SCHEDULES
+from keras_stn_icnn.choices import LEARNING_RATE_SCHEDULES, STN_ICNN_STAGES
 from keras_stn_icnn.data import CelebAMaskHQReader, HelenReader
 from keras_stn_icnn.data.synthetic import generate_synthetic_helen
 from keras_stn_icnn.evaluation import evaluate_parser
 from keras_stn_icnn.export import export_saved_model
 from keras_stn_icnn.files import atomic_write
 from keras_stn_icnn.labels import label_mapping
-from keras_stn_icnn.models import LOCALIZERS, ICNNBaseline
+from keras_stn_icnn.models import LOCALIZERS
 from keras_stn_icnn.models.zoo import zoo_entry, zoo_names
 from keras_stn_icnn.train import (
     RECIPES,
@@ -38,18 +39,6 @@ from keras_stn_icnn.train import (
     StageTrainer,
 )
 from keras_stn_icnn.train.single_pass_trainer import build_single_pass, held_out_label_maps
-from keras_stn_icnn.train.stages import ICNN_BASELINE_STAGES, STN_ICNN_STAGES
-
-MODELS = zoo_names()
-"""What a job can train: every zoo model."""
-
-SAVED_MODELS = {
-    "icnn_baseline": "icnn_baseline.keras",
-    "stn_icnn_pretrained": "stn_icnn_pretrained.keras",
-    "stn_icnn": "stn_icnn.keras",
-}
-"""`.keras` files a finished run leaves in its folder, by model."""
-
 
 def build_argument_parser(dataset):
     """Command-line arguments of a training job.
@@ -84,9 +73,9 @@ def build_argument_parser(dataset):
     run = parser.add_argument_group("run")
     run.add_argument(
         "--model",
-        choices=MODELS,
+        choices=zoo_names(),
         default="stn_icnn",
-        help="; ".join(f"{name}: {zoo_entry(name).description}" for name in MODELS),
+        help="; ".join(f"{name}: {zoo_entry(name).description}" for name in zoo_names()),
     )
     run.add_argument(
         "--recipe", choices=sorted(RECIPES), help=f"base recipe (default: {dataset} with --data-dir, else synthetic)"
@@ -108,7 +97,7 @@ def build_argument_parser(dataset):
     run.add_argument(
         "--stop-after",
         choices=STN_ICNN_STAGES,
-        help="train up to this stage only (no evaluation or export); run again without it to go on",
+        help="train up to this stage (one of the model's own) only (no evaluation or export); run again without it to go on",
     )
     run.add_argument(
         "--deterministic",
@@ -260,9 +249,14 @@ def run_training_job(argv=None, dataset="helen"):
     args = parser.parse_args(argv)
     verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
     default_recipe = dataset if args.data_dir is not None else "synthetic"
-    single_pass = zoo_entry(args.model).training == "single_pass"
+    entry = zoo_entry(args.model)
+    single_pass = entry.training == "single_pass"
     if single_pass and args.stop_after is not None:
         parser.error(f"--stop-after names a stage; {args.model} is a single-pass model, trained in one fit")
+    if args.stop_after is not None and args.stop_after not in entry.stages:
+        parser.error(f"--stop-after {args.stop_after}: {args.model} has no such stage; its stages are {entry.stages}")
+    if args.localizer is not None and "localizer" not in entry.stages:
+        parser.error(f"--localizer {args.localizer}: {args.model} has no localizer")
     try:
         recipe = recipe_from_arguments(args, default_recipe)
         schedule = single_pass_schedule(args, recipe) if single_pass else None
@@ -277,52 +271,58 @@ def run_training_job(argv=None, dataset="helen"):
         print(f"  {field.name}: {getattr(settings, field.name)}")
 
     if single_pass:
-        training_reader, _ = _reader(args, dataset, zoo_entry(args.model).label_schema)
+        training_reader, _ = _reader(args, dataset, entry.label_schema)
         return _run_single_pass_job(args, schedule, training_reader, reader, verbose, start)
-    trainer = StageTrainer(args.run_dir, recipe, canvas_size=args.canvas_size, seed=args.seed, verbose=verbose)
+    return _run_two_stage_job(args, recipe, reader, verbose, start)
+
+
+def _run_two_stage_job(args, recipe, reader, verbose, start):
+    """Trains a two-stage zoo model (`StageTrainer`) through its entry's stages, saving and evaluating its
+    `stage_results` on the way and the trained model at the end, then exports it."""
+    entry = zoo_entry(args.model)
+    trainer = StageTrainer(
+        args.run_dir,
+        recipe,
+        model=args.model,
+        localizer=args.localizer,
+        canvas_size=args.canvas_size,
+        seed=args.seed,
+        verbose=verbose,
+    )
     print(f"{trainer.strategy.num_replicas_in_sync} replica(s) with {type(trainer.strategy).__name__}")
     train_split = reader.dataset("train")
     evaluate = trainer.chief and not args.no_evaluate
-    results = {}
-
-    # Pre-training: stage 1, (localizer,) parts. The baseline is complete after it.
-    pretraining = [s for s in STN_ICNN_STAGES if s != "joint"] if args.model == "stn_icnn" else ICNN_BASELINE_STAGES
+    stages = entry.stages
     if args.stop_after is not None:
-        stages = [
-            s
-            for s in STN_ICNN_STAGES[: STN_ICNN_STAGES.index(args.stop_after) + 1]
-            if s in pretraining or s == "joint" and args.model == "stn_icnn"
-        ]
-        trainer.train(train_split, stages=stages)
+        stages = stages[: stages.index(args.stop_after) + 1]
+    results = {}
+    for stage in stages:
+        trainer.train(train_split, stages=[stage])
+        if args.stop_after is not None:
+            continue
+        for result in entry.stage_results:
+            if result.after == stage:
+                model = result.from_parser(trainer.parser)
+                _save_keras(trainer.chief, model, args.run_dir / f"{result.name}.keras")
+                if evaluate:
+                    _evaluate(result.name, model.parse, reader, results)
+    if args.stop_after is not None:
         print(f"stopped after {args.stop_after}, as asked; run again without --stop-after to go on")
         return 0
-    trainer.train(train_split, stages=pretraining)
-    baseline = ICNNBaseline.from_stn_icnn(trainer.parser)
-    _save_keras(trainer.chief, baseline, args.run_dir / SAVED_MODELS["icnn_baseline"])
+    _save_keras(trainer.chief, trainer.parser, args.run_dir / f"{args.model}.keras")
     if evaluate:
-        _evaluate("icnn_baseline", baseline.parse, reader, results)
-    final, final_name = baseline, "icnn_baseline"
-    if args.model == "stn_icnn":
-        _save_keras(trainer.chief, trainer.parser, args.run_dir / SAVED_MODELS["stn_icnn_pretrained"])
-        if evaluate:
-            _evaluate("stn_icnn_pretrained", trainer.parser.parse, reader, results)
-        trainer.train(train_split, stages=["joint"])
-        _save_keras(trainer.chief, trainer.parser, args.run_dir / SAVED_MODELS["stn_icnn"])
-        if evaluate:
-            _evaluate("stn_icnn", trainer.parser.parse, reader, results)
-        final, final_name = trainer.parser, "stn_icnn"
-
+        _evaluate(args.model, trainer.parser.parse, reader, results)
     if not trainer.chief:
         return 0
-    stages = pretraining + (["joint"] if args.model == "stn_icnn" else [])
     summary = {
+        "model": args.model,
         "recipe": dataclasses.asdict(recipe),
         "data": str(reader.root),
         "replicas": trainer.strategy.num_replicas_in_sync,
         "images_per_second": _throughput(args.run_dir, stages),
         "results": results,
     }
-    return _finish(args, final, final_name, summary, start)
+    return _finish(args, trainer.parser, args.model, summary, start)
 
 
 def single_pass_schedule(args, recipe):

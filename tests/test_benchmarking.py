@@ -25,9 +25,9 @@ from keras_stn_icnn.benchmarking import (
     stage_functions,
     time_per_item,
 )
+from keras_stn_icnn.choices import STN_ICNN_STAGES
 from keras_stn_icnn.data import HelenReader
 from keras_stn_icnn.data.pipeline import stn_icnn_training_pipeline
-from keras_stn_icnn.train.stages import STN_ICNN_STAGES
 
 
 def test_time_per_item_times_only_the_calls_after_the_warm_up():

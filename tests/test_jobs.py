@@ -11,6 +11,8 @@ import tensorflow as tf
 from tiny_training import TINY_RECIPE
 
 from keras_stn_icnn.jobs import run_training_job
+from keras_stn_icnn.models import ICNNBaseline
+from keras_stn_icnn.models.zoo import ZOO, ZooEntry
 
 TINY = [
     "--canvas-size",
@@ -162,6 +164,44 @@ def test_the_job_trains_a_single_pass_model_in_one_fit_then_evaluates_saves_and_
     assert summary["model"] == "icnn" and summary["schedule"]["epochs"] == 1
     assert summary["export"] == str(tmp_path / "saved" / "icnn" / "1")
     assert set(summary["images_per_second"]) == {"icnn"}
+
+
+def test_a_new_two_stage_model_is_one_registry_entry(tmp_path, trained_run, monkeypatch, capsys):
+    # A variant no code names: the job builds it from its entry, trains the stages the entry lists, saves,
+    # evaluates and exports it under its own name.
+    entry = ZooEntry(
+        "icnn_baseline_unshared",
+        ICNNBaseline,
+        "stages",
+        "the iCNN baseline with one part model per part",
+        {"shared_part_models": False},
+        stages=("stage1", "parts"),
+    )
+    monkeypatch.setitem(ZOO, entry.name, entry)
+    run_dir = tmp_path / "run"
+    args = ["--model", entry.name, "--data-dir", str(trained_run.data_dir), "--run-dir", str(run_dir)]
+    assert run_training_job([*args, "--export-dir", str(tmp_path / "saved"), *TINY]) == 0
+    out = capsys.readouterr().out
+    assert "=== icnn_baseline_unshared on the test split ===" in out
+    assert sorted(path.name for path in run_dir.iterdir() if path.is_dir()) == ["parts", "stage1"]
+    model = keras.saving.load_model(run_dir / "icnn_baseline_unshared.keras")
+    assert isinstance(model, ICNNBaseline) and not model.shared_part_models
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["model"] == entry.name and set(summary["images_per_second"]) == {"stage1", "parts"}
+    assert summary["export"] == str(tmp_path / "saved" / entry.name / "1")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--stop-after", "localizer"], "--stop-after localizer: icnn_baseline has no such stage"),
+        (["--localizer", "resnet18"], "--localizer resnet18: icnn_baseline has no localizer"),
+    ],
+)
+def test_a_two_stage_model_is_refused_what_it_does_not_have(tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit):
+        run_training_job(["--model", "icnn_baseline", "--synthetic-dir", str(tmp_path), *argv])
+    assert message in capsys.readouterr().err
 
 
 def test_a_single_pass_model_has_no_stages_to_stop_after(tmp_path, capsys):

@@ -5,7 +5,8 @@ import pytest
 from tiny_training import CANVAS, TINY_RECIPE, changed_groups, snapshot
 
 from keras_stn_icnn.data import HelenReader
-from keras_stn_icnn.train import STN_ICNN_STAGES, StageTrainer
+from keras_stn_icnn.models.zoo import StageResult, ZooEntry
+from keras_stn_icnn.train import STAGES, STN_ICNN_STAGES, StageTrainer
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +56,31 @@ def test_finished_stages_are_loaded_not_retrained(tmp_path, trained_run, train_s
         again.train(train_split, stages=["parts", "stage1"])
     with pytest.raises(ValueError, match="unknown stage"):
         again.train(train_split, stages=["warmup"])
+
+
+def test_the_stage_table_is_in_the_order_the_command_line_offers():
+    assert tuple(STAGES) == STN_ICNN_STAGES
+
+
+def test_a_zoo_entry_refuses_stages_it_cannot_train():
+    with pytest.raises(ValueError, match="a two-stage parser lists its stages"):
+        ZooEntry("x", object, "stages", "no stages")
+    with pytest.raises(ValueError, match="a two-stage parser lists its stages"):
+        ZooEntry("x", object, "single_pass", "stages", stages=("stage1",))
+    with pytest.raises(ValueError, match="in that order"):
+        ZooEntry("x", object, "stages", "out of order", stages=("parts", "stage1"))
+    with pytest.raises(ValueError, match="in that order"):
+        ZooEntry("x", object, "stages", "unknown", stages=("stage1", "warmup"))
+    with pytest.raises(ValueError, match=r"after stages \['joint'\] it does not train"):
+        ZooEntry("x", object, "stages", "stray", stages=("stage1",), stage_results=(StageResult("joint", "y", id),))
+
+
+def test_a_stage_trainer_trains_a_two_stage_model_only_through_its_own_stages(tmp_path):
+    trainer = StageTrainer(tmp_path / "run", TINY_RECIPE, model="icnn_baseline", canvas_size=CANVAS, verbose=0)
+    assert trainer.stages == ("stage1", "parts") and type(trainer.parser).__name__ == "ICNNBaseline"
+    with pytest.raises(ValueError, match="unknown stage"):
+        trainer.train(None, stages=["localizer"])
+    with pytest.raises(ValueError, match="single-pass model"):
+        StageTrainer(tmp_path / "run", TINY_RECIPE, model="icnn")
+    with pytest.raises(ValueError, match="icnn_baseline has no localizer"):
+        StageTrainer(tmp_path / "run", TINY_RECIPE, model="icnn_baseline", localizer="resnet18")

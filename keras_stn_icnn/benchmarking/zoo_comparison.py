@@ -37,9 +37,8 @@ from keras_stn_icnn.benchmarking.timing import time_per_item
 from keras_stn_icnn.evaluation import evaluate_parser
 from keras_stn_icnn.labels import label_mapping
 from keras_stn_icnn.metrics import PAPER_F1_GROUPS
-from keras_stn_icnn.models import ICNNBaseline
 from keras_stn_icnn.models.zoo import zoo_entry, zoo_names
-from keras_stn_icnn.train import STN_ICNN_STAGES, SYNTHETIC_RECIPE, StageTrainer
+from keras_stn_icnn.train import SYNTHETIC_RECIPE, StageTrainer
 from keras_stn_icnn.train.single_pass_trainer import (
     MAX_EPOCHS,
     build_single_pass,
@@ -265,19 +264,26 @@ def _train_two_stage(train_dataset, test_dataset, run_dir, seconds, seed, verbos
         verbose=verbose,
         time_budget_seconds={stage: seconds * share for stage, share in TWO_STAGE_SHARES.items()},
     )
+    entry = zoo_entry("stn_icnn")
     spent = {}
     rows = []
-    for stage in STN_ICNN_STAGES:
+    for stage in entry.stages:
         report(f"[zoo] STN-iCNN stage {stage} for at most {seconds * TWO_STAGE_SHARES[stage]:.0f} s")
         start = time.perf_counter()
         trainer.run_stage(stage, train_dataset)
         spent[stage] = time.perf_counter() - start
-        if stage == "parts":
-            baseline = ICNNBaseline.from_stn_icnn(trainer.parser)
-            rows.append(measure_row("icnn_baseline", baseline, spent["stage1"] + spent["parts"], test_dataset))
-            rows.append(measure_row("stn_icnn*", trainer.parser, sum(spent.values()), test_dataset))
+        for result in entry.stage_results:
+            if result.after == stage:
+                model = result.from_parser(trainer.parser)
+                rows.append(measure_row(result.name, model, _training_seconds(model, spent), test_dataset))
     rows.append(measure_row("stn_icnn", trainer.parser, sum(spent.values()), test_dataset))
     return rows
+
+
+def _training_seconds(model, spent):
+    """Seconds spent on the stages whose weights `model` has (the baseline has no localizer)."""
+    present = {layer.name for layer in model.layers}
+    return sum(seconds for stage, seconds in spent.items() if stage != "localizer" or "localizer" in present)
 
 
 def format_comparison(rows):

@@ -2,8 +2,10 @@
 
 Adding a model to the zoo is its module plus one `ZooEntry` in `ZOO`: the
 entry names the class, how it trains (`"stages"`: a two-stage parser trained
-stage by stage by `train.StageTrainer`; `"single_pass"`: trained in one fit
-by `train.SinglePassTrainer`) and a one-line description for `--help`.
+stage by stage by `train.StageTrainer`, through the stages the entry lists;
+`"single_pass"`: trained in one fit by `train.SinglePassTrainer`) and a
+one-line description for `--help`. The command line, the training job, the
+loader and the benchmarks read nothing else.
 
 A variant is an entry of an existing class with other constructor
 arguments: `bass_cpu` and `red_net_cpu` are BASS and RED-Net narrowed to what
@@ -12,7 +14,9 @@ networks for GPUs.
 """
 
 import dataclasses
+from typing import Callable
 
+from keras_stn_icnn.choices import STN_ICNN_STAGES
 from keras_stn_icnn.models.bass import BASS
 from keras_stn_icnn.models.icnn import ICNNBaseline, ICNNParser
 from keras_stn_icnn.models.red_net import RedNet
@@ -21,6 +25,35 @@ from keras_stn_icnn.models.stn_icnn import STNiCNN
 
 TRAINING_KINDS = ("stages", "single_pass")
 """How a zoo model trains: stage by stage (two-stage parsers) or in one fit (single-pass parsers)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class StageResult:
+    """A model a two-stage run saves and evaluates on its way, once a stage is done.
+
+    STN-iCNN's run gives the paper's Table 1 this way: after the part
+    models, the iCNN baseline (same weights, the centroid cropper) and
+    STN-iCNN before end-to-end training (STN-iCNN*).
+
+    Args:
+        after: str, the stage (`choices.STN_ICNN_STAGES`) after which it is
+            taken.
+        name: str, its name in the run's results and its `.keras` file's.
+        from_parser: callable, the parser being trained -> the model to save
+            (a copy, or the parser itself as it is at that point).
+
+    Example:
+    >>> [(result.after, result.name) for result in ZOO["stn_icnn"].stage_results]
+    [('parts', 'icnn_baseline'), ('parts', 'stn_icnn_pretrained')]
+    """
+
+    after: str
+    name: str
+    from_parser: Callable
+
+
+def _as_trained(parser):
+    return parser
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +71,12 @@ class ZooEntry:
         label_schema: str, the `labels.SCHEMAS` name of the classes it
             trains on (`"stn_icnn"`; `"helen"` for a model whose parts
             are HELEN's, such as RNN-G's two-stage parser).
+        stages: tuple of str, for a two-stage parser the training stages
+            (`choices.STN_ICNN_STAGES` names) it goes through, in order;
+            empty for a single-pass one. A model with a `"localizer"` stage
+            is built with the recipe's (or the user's) localizer.
+        stage_results: tuple of `StageResult`, models a two-stage run also
+            saves and evaluates on its way.
 
     Example:
     >>> ZOO["rnn_g"].model_class.__name__, ZOO["rnn_g"].training
@@ -50,10 +89,24 @@ class ZooEntry:
     description: str
     arguments: dict = dataclasses.field(default_factory=dict)
     label_schema: str = "stn_icnn"
+    stages: tuple = ()
+    stage_results: tuple = ()
 
     def __post_init__(self):
         if self.training not in TRAINING_KINDS:
             raise ValueError(f"training must be one of {TRAINING_KINDS}, got {self.training!r}")
+        if (self.training == "stages") != bool(self.stages):
+            raise ValueError(
+                f"{self.name}: a two-stage parser lists its stages, a single-pass one none; "
+                f"got training={self.training!r} and stages={self.stages!r}"
+            )
+        if list(self.stages) != [stage for stage in STN_ICNN_STAGES if stage in self.stages]:
+            raise ValueError(
+                f"{self.name}: stages must be some of {STN_ICNN_STAGES} in that order, got {self.stages!r}"
+            )
+        strays = [result.after for result in self.stage_results if result.after not in self.stages]
+        if strays:
+            raise ValueError(f"{self.name}: stage_results come after stages {strays} it does not train {self.stages}")
 
     def describes(self, model):
         """Whether `model` is this entry's class built with this entry's arguments."""
@@ -74,10 +127,22 @@ ZOO = {
     entry.name: entry
     for entry in (
         ZooEntry(
-            "stn_icnn", STNiCNN, "stages", "STN-iCNN (Yin et al. 2020): interlinked CNNs with a differentiable crop"
+            "stn_icnn",
+            STNiCNN,
+            "stages",
+            "STN-iCNN (Yin et al. 2020): interlinked CNNs with a differentiable crop",
+            stages=STN_ICNN_STAGES,
+            stage_results=(
+                StageResult("parts", "icnn_baseline", ICNNBaseline.from_stn_icnn),
+                StageResult("parts", "stn_icnn_pretrained", _as_trained),
+            ),
         ),
         ZooEntry(
-            "icnn_baseline", ICNNBaseline, "stages", "two-stage iCNN (Zhou et al. 2015) with the centroid cropper"
+            "icnn_baseline",
+            ICNNBaseline,
+            "stages",
+            "two-stage iCNN (Zhou et al. 2015) with the centroid cropper",
+            stages=("stage1", "parts"),
         ),
         ZooEntry("icnn", ICNNParser, "single_pass", "one-stage iCNN at one working size"),
         ZooEntry(

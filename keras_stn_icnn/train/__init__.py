@@ -1,5 +1,6 @@
 """Training: the paper's recipes, the stages as data, the trainers, optimizers, strategy and callbacks."""
 
+from keras_stn_icnn.choices import STN_ICNN_STAGES
 from keras_stn_icnn.train.recipes import (
     CELEBAMASK_HQ_RECIPE,
     HELEN_RECIPE,
@@ -10,13 +11,12 @@ from keras_stn_icnn.train.recipes import (
     StageSettings,
 )
 from keras_stn_icnn.train.single_pass_trainer import SinglePassSchedule, SinglePassTrainer
-from keras_stn_icnn.train.stages import ICNN_BASELINE_STAGES, STAGES, STN_ICNN_STAGES, Stage
+from keras_stn_icnn.train.stages import STAGES, Stage
 from keras_stn_icnn.train.trainer import StageTrainer
 
 __all__ = [
     "CELEBAMASK_HQ_RECIPE",
     "HELEN_RECIPE",
-    "ICNN_BASELINE_STAGES",
     "RECIPES",
     "STAGES",
     "STN_ICNN_STAGES",

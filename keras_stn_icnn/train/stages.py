@@ -18,7 +18,8 @@ Stages (paper, Section 2.4 and Table 1):
    `freeze_stage1_and_localizer`, the authors' released variant: only the
    part models train, on crops at the predicted theta).
 
-The iCNN baseline needs stages 1 and 3 only: its cropper is the
+A two-stage zoo model lists the stages it goes through (`models.zoo`): the
+iCNN baseline needs stages 1 and 3 only, its cropper being the
 non-differentiable centroid rule (`ICNNBaseline`).
 """
 
@@ -177,10 +178,4 @@ STAGES = {
         ),
     )
 }
-"""STN-iCNN's stages by name, in training order."""
-
-STN_ICNN_STAGES = tuple(STAGES)
-"""Names of STN-iCNN's stages, in order."""
-
-ICNN_BASELINE_STAGES = ("stage1", "parts")
-"""Stages the iCNN baseline trains (it has no localizer)."""
+"""Every stage by name, in training order (`choices.STN_ICNN_STAGES`)."""

@@ -13,17 +13,55 @@ from pathlib import Path
 
 import keras
 
+from keras_stn_icnn.choices import STN_ICNN_STAGES
 from keras_stn_icnn.data.pipeline import stn_icnn_training_pipeline
 from keras_stn_icnn.labels import STN_ICNN_PART_NAMES
-from keras_stn_icnn.models import STNiCNN
 from keras_stn_icnn.models.class_priors import label_frequencies, set_prior_bias
 from keras_stn_icnn.models.parsing import part_model_plan
+from keras_stn_icnn.models.zoo import build_zoo_model, zoo_entry, zoo_names
 from keras_stn_icnn.train.fitting import ResumableFit, default_jit_compile
-from keras_stn_icnn.train.stages import STAGES, STN_ICNN_STAGES
+from keras_stn_icnn.train.stages import STAGES
 from keras_stn_icnn.train.strategy import check_global_batch_size, distribution_strategy, is_chief
 
 PRIOR_SAMPLE_BATCHES = 8
 """Batches of a stage's first epoch whose labels give the class priors."""
+
+FREEZABLE = ("stage1", "localizer")
+"""Sub-models a stage may freeze (`Stage.frozen`); a parser without a localizer has only the first."""
+
+
+def build_two_stage(name, recipe, canvas_size=1024, localizer=None):
+    """Builds a two-stage zoo parser for a recipe: its window, the canvas, and its localizer if it has one.
+
+    Args:
+        name: str, a two-stage model of `models.zoo.ZOO` (`"stn_icnn"`,
+            `"icnn_baseline"`).
+        recipe: a `train.recipes.Recipe`.
+        canvas_size: int, the crop canvas (the largest image side).
+        localizer: str, the localizer of a model with a `"localizer"` stage,
+            or None for the recipe's.
+
+    Returns:
+        The untrained parser.
+
+    Raises:
+        ValueError for a single-pass model, or a localizer asked of a model
+        without one.
+
+    Example:
+    >>> from keras_stn_icnn.train.recipes import SYNTHETIC_RECIPE
+    >>> build_two_stage("icnn_baseline", SYNTHETIC_RECIPE, canvas_size=256).canvas_size
+    256
+    """
+    entry = zoo_entry(name)
+    if entry.training != "stages":
+        raise ValueError(f"{name!r} is not a two-stage zoo model; those are {zoo_names('stages')}")
+    arguments = {"window": recipe.window, "canvas_size": canvas_size}
+    if "localizer" in entry.stages:
+        arguments["localizer"] = localizer or recipe.localizer_network
+    elif localizer is not None:
+        raise ValueError(f"{name} has no localizer (its stages are {entry.stages}), got localizer={localizer!r}")
+    return build_zoo_model(name, **arguments)
 
 
 class StageTrainer:
@@ -32,9 +70,11 @@ class StageTrainer:
     Args:
         run_dir: str or path-like, where the run's stages keep their state.
         recipe: a `train.recipes.Recipe`.
-        localizer: str, the `STNiCNN` localizer, or None for the recipe's.
-            A localizer without weights (`"centroid"`) skips the localizer
-            stage.
+        model: str, the two-stage zoo model to train (`models.zoo.ZOO`); it
+            goes through its entry's `stages`.
+        localizer: str, the localizer of a model that has one (`STNiCNN`),
+            or None for the recipe's. A localizer without weights
+            (`"centroid"`) skips the localizer stage.
         canvas_size: int, the crop canvas (the largest image side).
         seed: int, seeds the weights' initialisation and the data.
         strategy: a `tf.distribute.Strategy`, or None for
@@ -47,9 +87,6 @@ class StageTrainer:
             (the default): `fitting.default_jit_compile`. Across workers
             (`MultiWorkerMirroredStrategy`) the stages train with
             `custom_loop.fit_with_custom_loop`, without XLA.
-        build_parser: callable with no arguments returning the parser to
-            train, or None for an `STNiCNN` with the recipe's window and
-            `localizer`; called inside the strategy's scope.
 
     Example:
     >>> trainer = StageTrainer("runs/helen", HELEN_RECIPE)  # doctest: +SKIP
@@ -61,6 +98,7 @@ class StageTrainer:
         run_dir,
         recipe,
         *,
+        model="stn_icnn",
         localizer=None,
         canvas_size=1024,
         seed=0,
@@ -68,8 +106,10 @@ class StageTrainer:
         verbose="auto",
         jit_compile=None,
         time_budget_seconds=None,
-        build_parser=None,
     ):
+        self.stages = zoo_entry(model).stages
+        if not self.stages:
+            raise ValueError(f"{model!r} is a single-pass model; StageTrainer trains {zoo_names('stages')}")
         self.run_dir = Path(run_dir)
         self.recipe = recipe
         self.canvas_size = int(canvas_size)
@@ -78,40 +118,35 @@ class StageTrainer:
         self.chief = is_chief(self.strategy)
         self.verbose = verbose
         self.jit_compile = default_jit_compile(jit_compile)
-        unknown = sorted(set(time_budget_seconds or {}) - set(STN_ICNN_STAGES))
+        unknown = sorted(set(time_budget_seconds or {}) - set(self.stages))
         if unknown:
-            raise ValueError(f"time_budget_seconds names unknown stage(s) {unknown}; the stages are {STN_ICNN_STAGES}")
+            raise ValueError(f"time_budget_seconds names unknown stage(s) {unknown}; {model}'s are {self.stages}")
         self.time_budget_seconds = dict(time_budget_seconds or {})
-        for stage in STN_ICNN_STAGES:
+        for stage in self.stages:
             check_global_batch_size(getattr(recipe, stage).batch_size, self.strategy)
-        if build_parser is None:
-
-            def build_parser():
-                return STNiCNN(
-                    localizer=localizer or recipe.localizer_network, window=recipe.window, canvas_size=self.canvas_size
-                )
-
         keras.utils.set_random_seed(self.seed)
         with self.strategy.scope():
-            self.parser = build_parser()
+            self.parser = build_two_stage(model, recipe, self.canvas_size, localizer)
         self.histories = {}
 
-    def train(self, dataset, stages=STN_ICNN_STAGES):
+    def train(self, dataset, stages=None):
         """Runs `stages` in order (finished ones are loaded, not redone).
 
         Args:
             dataset: `tf.data.Dataset` of `{"image", "label"}` (STN-iCNN ids),
                 the training split, not augmented (the stages augment it).
-            stages: names from `STN_ICNN_STAGES`, in that order.
+            stages: names from the model's stages (`self.stages`), in that
+                order, or None for all of them.
 
         Returns:
             The trained parser (`self.parser`).
         """
-        unknown = [s for s in stages if s not in STN_ICNN_STAGES]
+        stages = self.stages if stages is None else tuple(stages)
+        unknown = [s for s in stages if s not in self.stages]
         if unknown:
-            raise ValueError(f"unknown stage(s) {unknown}; the stages are {STN_ICNN_STAGES}")
-        if list(stages) != [s for s in STN_ICNN_STAGES if s in stages]:
-            raise ValueError(f"stages must be in the order {STN_ICNN_STAGES}, got {tuple(stages)}")
+            raise ValueError(f"unknown stage(s) {unknown}; this model's stages are {self.stages}")
+        if list(stages) != [s for s in self.stages if s in stages]:
+            raise ValueError(f"stages must be in the order {self.stages}, got {stages}")
         for stage in stages:
             self.run_stage(stage, dataset)
         return self.parser
@@ -176,8 +211,10 @@ class StageTrainer:
     def _set_trainable(self, stage):
         """Freezes what a stage does not train (BatchNorm of frozen parts runs in inference mode)."""
         frozen = STAGES[stage].frozen(self.recipe) if stage else ()
-        for name in ("stage1", "localizer"):
-            self.parser.get_layer(name).trainable = name not in frozen
+        present = {layer.name for layer in self.parser.layers}
+        for name in FREEZABLE:
+            if name in present:
+                self.parser.get_layer(name).trainable = name not in frozen
 
     def compiled_stage_model(self, stage, steps_per_epoch):
         """The model that trains `stage`, compiled as `run_stage` trains it.
@@ -187,7 +224,7 @@ class StageTrainer:
         and losses. `run_stage` fits it; benchmarks time its steps.
 
         Args:
-            stage: one of `STN_ICNN_STAGES`.
+            stage: one of the model's stages (`self.stages`).
             steps_per_epoch: int, steps of one epoch (the schedule's unit).
 
         Returns:
@@ -198,8 +235,8 @@ class StageTrainer:
         >>> model, inputs = trainer.compiled_stage_model("stage1", 100)  # doctest: +SKIP
         >>> model.train_on_batch(*inputs(batch))  # doctest: +SKIP
         """
-        if stage not in STN_ICNN_STAGES:
-            raise ValueError(f"stage must be one of {STN_ICNN_STAGES}, got {stage!r}")
+        if stage not in self.stages:
+            raise ValueError(f"stage must be one of this model's {self.stages}, got {stage!r}")
         spec = STAGES[stage]
         settings = getattr(self.recipe, stage)
         self._set_trainable(stage)
