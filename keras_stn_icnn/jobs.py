@@ -40,6 +40,7 @@ from keras_stn_icnn.train import (
 )
 from keras_stn_icnn.train.single_pass_trainer import build_single_pass, held_out_label_maps
 
+
 def build_argument_parser(dataset):
     """Command-line arguments of a training job.
 
@@ -97,7 +98,7 @@ def build_argument_parser(dataset):
     run.add_argument(
         "--stop-after",
         choices=STN_ICNN_STAGES,
-        help="train up to this stage (one of the model's own) only (no evaluation or export); run again without it to go on",
+        help="train up to this stage of the model's own only (no evaluation or export); run again without it to go on",
     )
     run.add_argument(
         "--deterministic",
@@ -300,12 +301,11 @@ def _run_two_stage_job(args, recipe, reader, verbose, start):
         trainer.train(train_split, stages=[stage])
         if args.stop_after is not None:
             continue
-        for result in entry.stage_results:
-            if result.after == stage:
-                model = result.from_parser(trainer.parser)
-                _save_keras(trainer.chief, model, args.run_dir / f"{result.name}.keras")
-                if evaluate:
-                    _evaluate(result.name, model.parse, reader, results)
+        for result in entry.results_after(stage):
+            model = result.from_parser(trainer.parser)
+            _save_keras(trainer.chief, model, args.run_dir / f"{result.name}.keras")
+            if evaluate:
+                _evaluate(result.name, model.parse, reader, results)
     if args.stop_after is not None:
         print(f"stopped after {args.stop_after}, as asked; run again without --stop-after to go on")
         return 0

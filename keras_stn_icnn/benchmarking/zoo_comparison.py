@@ -272,10 +272,9 @@ def _train_two_stage(train_dataset, test_dataset, run_dir, seconds, seed, verbos
         start = time.perf_counter()
         trainer.run_stage(stage, train_dataset)
         spent[stage] = time.perf_counter() - start
-        for result in entry.stage_results:
-            if result.after == stage:
-                model = result.from_parser(trainer.parser)
-                rows.append(measure_row(result.name, model, _training_seconds(model, spent), test_dataset))
+        for result in entry.results_after(stage):
+            model = result.from_parser(trainer.parser)
+            rows.append(measure_row(result.name, model, _training_seconds(model, spent), test_dataset))
     rows.append(measure_row("stn_icnn", trainer.parser, sum(spent.values()), test_dataset))
     return rows
 

@@ -108,6 +108,21 @@ class ZooEntry:
         if strays:
             raise ValueError(f"{self.name}: stage_results come after stages {strays} it does not train {self.stages}")
 
+    def results_after(self, stage):
+        """The `stage_results` a two-stage run takes once `stage` is done, in order.
+
+        Args:
+            stage: str, one of the entry's `stages`.
+
+        Returns:
+            tuple of `StageResult`.
+
+        Example:
+        >>> [result.name for result in ZOO["stn_icnn"].results_after("parts")]
+        ['icnn_baseline', 'stn_icnn_pretrained']
+        """
+        return tuple(result for result in self.stage_results if result.after == stage)
+
     def describes(self, model):
         """Whether `model` is this entry's class built with this entry's arguments."""
         return type(model) is self.model_class and all(
