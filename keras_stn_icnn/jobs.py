@@ -143,6 +143,11 @@ def build_argument_parser(dataset):
         action="store_true",
         help="start the logits bias at zero as the papers do, not at the class frequencies",
     )
+    single.add_argument(
+        "--no-precise-batch-norm",
+        action="store_true",
+        help="keep Keras's moving BatchNorm averages rather than recompute them from the final weights",
+    )
     single.add_argument("--time-budget-minutes", type=float, help="stop training after this long")
     return parser
 
@@ -345,6 +350,7 @@ def single_pass_schedule(args, recipe):
         time_budget_seconds=args.time_budget_minutes * 60 if args.time_budget_minutes else None,
         rate_schedule=args.rate_schedule,
         class_priors=not args.no_class_priors,
+        precise_batch_norm=not args.no_precise_batch_norm,
     )
 
 

@@ -16,6 +16,7 @@ from fake_datasets import write_helen
 from keras_stn_icnn.benchmarking.zoo_comparison import compare_zoo, format_comparison, measure_row
 from keras_stn_icnn.data import HelenReader
 from keras_stn_icnn.data.pipeline import single_pass_training_pipeline
+from keras_stn_icnn.data.pipeline import single_pass_training_pipeline as training_batches
 from keras_stn_icnn.evaluation import evaluate_parser
 from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES, label_mapping
 from keras_stn_icnn.metrics import PAPER_F1_GROUPS
@@ -23,7 +24,7 @@ from keras_stn_icnn.models.icnn import ICNNParser
 from keras_stn_icnn.models.zoo import ZOO, build_zoo_model, zoo_name_of, zoo_names
 from keras_stn_icnn.ops import resize
 from keras_stn_icnn.train import HELEN_RECIPE, StageTrainer
-from keras_stn_icnn.train.callbacks import TimeBudget
+from keras_stn_icnn.train.callbacks import BatchNormStatistics, TimeBudget, recompute_batch_norm_statistics
 from keras_stn_icnn.train.single_pass_trainer import (
     SinglePassSchedule,
     SinglePassTrainer,
@@ -103,6 +104,57 @@ def test_time_budget_stops_fit_after_the_batch_that_spends_it():
     assert budget.exhausted and len(history.history["loss"]) == 1
     with pytest.raises(ValueError, match="seconds"):
         TimeBudget(0)
+
+
+def batch_norm_model():
+    model = keras.Sequential(
+        [keras.Input((2,)), keras.layers.BatchNormalization(name="a"), keras.layers.BatchNormalization(name="b")]
+    )
+    model.get_layer("b").trainable = False
+    return model
+
+
+def test_batch_norm_statistics_become_the_mean_over_batches_and_frozen_layers_keep_theirs():
+    model = batch_norm_model()
+    batches = [np.array([[1.0, 2.0], [3.0, 6.0]], np.float32), np.array([[5.0, 0.0], [7.0, 2.0]], np.float32)]
+    assert recompute_batch_norm_statistics(model, [(x, None) for x in batches * 2], num_batches=2) == 2
+    a, b = model.get_layer("a"), model.get_layer("b")
+    np.testing.assert_allclose(a.moving_mean.numpy(), [4.0, 2.5])  # the mean of the batch means (2, 4) and (6, 1)
+    np.testing.assert_allclose(a.moving_variance.numpy(), [1.0, 2.5])  # of the batch variances (1, 4) and (1, 1)
+    np.testing.assert_array_equal(b.moving_mean.numpy(), [0.0, 0.0])  # frozen: untouched
+    assert a.momentum == 0.99  # put back
+
+
+def test_batch_norm_statistics_are_kept_when_there_is_nothing_to_recompute_them_from():
+    model = batch_norm_model()
+    model.get_layer("a").moving_mean.assign([3.0, 3.0])
+    with pytest.raises(ValueError, match="no batches"):
+        recompute_batch_norm_statistics(model, [])
+    np.testing.assert_array_equal(model.get_layer("a").moving_mean.numpy(), [3.0, 3.0])
+    with pytest.raises(ValueError, match="num_batches"):
+        BatchNormStatistics([], num_batches=0)
+
+
+def test_batch_norm_statistics_callback_recomputes_them_when_fit_ends():
+    model = batch_norm_model()
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.array([[1.0, 2.0], [3.0, 6.0]], np.float32)
+    model.fit(x, x, batch_size=2, epochs=3, verbose=0, callbacks=[BatchNormStatistics([x])])
+    np.testing.assert_allclose(model.get_layer("a").moving_mean.numpy(), [2.0, 4.0])  # not a moving average of 3
+
+
+@pytest.mark.parametrize("precise", [True, False])
+def test_single_pass_trainer_saves_batch_norm_statistics_recomputed_from_the_final_weights(reader, tmp_path, precise):
+    schedule = SinglePassSchedule(
+        epochs=1, batch_size=2, learning_rate=1e-2, copies=1, augmentation=None, precise_batch_norm=precise
+    )
+    model = SinglePassTrainer(tmp_path / "run", small_parser, schedule, verbose=0).train(reader.dataset("train"))
+    norms = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    saved = [layer.moving_mean.numpy() for layer in norms]
+    batches = training_batches(reader.dataset("train"), batch_size=2, input_size=32, augmentation=None, copies=1)
+    recompute_batch_norm_statistics(model, batches.dataset)  # the same batches, the same weights
+    same = all(np.allclose(old, layer.moving_mean.numpy(), atol=1e-5) for old, layer in zip(saved, norms))
+    assert norms and same is precise
 
 
 def test_single_pass_trainer_trains_saves_and_finds_a_finished_run(reader, tmp_path):

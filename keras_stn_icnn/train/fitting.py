@@ -111,6 +111,7 @@ class ResumableFit:
         time_budget_seconds=None,
         verbose="auto",
         fit_arguments=None,
+        callbacks=(),
     ):
         """Fits `model` (compiled) from the epoch the backups reach, then saves the final weights.
 
@@ -129,6 +130,9 @@ class ResumableFit:
             fit_arguments: dict or None, further arguments of the model's own
                 `fit` (e.g. a single-pass parser's `class_priors`); the
                 custom loop, which does not call `fit`, ignores them.
+            callbacks: further Keras callbacks, run after the fit's own
+                (e.g. `callbacks.BatchNormStatistics`, whose work at the end
+                of training the final weights then hold).
 
         Returns:
             dict, Keras's history.
@@ -136,11 +140,13 @@ class ResumableFit:
         done_epochs = self.completed_epochs
         if done_epochs:
             print(f"[{self.name}] resuming after epoch {done_epochs} of {epochs}")
+        extra_callbacks = callbacks
         callbacks = stage_callbacks(
             self.fit_dir, self.tracked_model, batch_size=batch_size, chief=self.chief, worker=self.worker
         )
         if time_budget_seconds:
             callbacks.append(TimeBudget(time_budget_seconds))
+        callbacks += list(extra_callbacks)
         if needs_custom_loop(self.strategy):
             fit = functools.partial(fit_with_custom_loop, model, initial_epoch=min(done_epochs, epochs))
         else:

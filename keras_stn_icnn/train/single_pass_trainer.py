@@ -28,6 +28,7 @@ from keras_stn_icnn.data.pipeline import single_pass_training_pipeline
 from keras_stn_icnn.labels import get_schema
 from keras_stn_icnn.models.single_pass import first_label_maps, working_size_labels
 from keras_stn_icnn.models.zoo import build_zoo_model, zoo_entry, zoo_names
+from keras_stn_icnn.train.callbacks import BatchNormStatistics
 from keras_stn_icnn.train.fitting import ResumableFit, default_jit_compile
 from keras_stn_icnn.train.optimizers import ADAM_EPSILON, halving_schedule, warmup_cosine_schedule
 from keras_stn_icnn.train.strategy import check_global_batch_size, distribution_strategy
@@ -61,6 +62,9 @@ class SinglePassSchedule:
             frequencies of its first training batches (default; see
             `SinglePassParsingMixin.set_class_priors`), or at zero as the
             papers do.
+        precise_batch_norm: bool, once training ends recompute the BatchNorm
+            statistics from the final weights (`callbacks.BatchNormStatistics`,
+            default), or keep Keras's moving averages.
 
     Example:
     >>> SinglePassSchedule(epochs=10, batch_size=8, learning_rate=1e-3).rate_schedule
@@ -76,6 +80,7 @@ class SinglePassSchedule:
     time_budget_seconds: float = None
     rate_schedule: str = "warmup_cosine"
     class_priors: bool = True
+    precise_batch_norm: bool = True
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "halve_every_epochs", "copies"):
@@ -196,6 +201,7 @@ class SinglePassTrainer:
             time_budget_seconds=schedule.time_budget_seconds,
             verbose=self.verbose,
             fit_arguments={"class_priors": False},  # set above, from the pipeline's own batches, or left at zero
+            callbacks=[BatchNormStatistics(batches.dataset)] if schedule.precise_batch_norm else [],
         )
         self.training_seconds = time.perf_counter() - start
         return self.model
