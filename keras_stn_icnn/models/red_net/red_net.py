@@ -102,6 +102,7 @@ class RedNet(SinglePassParsingMixin, keras.Model):
     """
 
     prior_bias_layer_names = ("classifier",)
+    default_learning_rate = 2e-3  # with recomputed BatchNorm statistics 0.841, 1e-3 0.819 (docs/zoo_learning.md)
     config_keys = (
         "class_names",
         "input_size",
