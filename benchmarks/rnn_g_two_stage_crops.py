@@ -1,0 +1,100 @@
+"""Where RNN-G's two-stage parser loses: its first stage, or where that first stage places the crops.
+
+Loads trained `RNNGTwoStage` weights (a run's `final.weights.h5`) and scores them on unseen synthetic faces
+(the evaluation script's `--synthetic --seed 424242 --num 100`, in STN-iCNN's classes) five ways, the
+component networks' weights the same in each:
+
+1. `first stage alone`: the first stage's labels, no component network;
+2. `own crops`: the parser as it parses, crops placed from the first stage's argmax;
+3. `ground-truth centres, own extents` and 4. `own centres, ground-truth extents`: one half of the crop rule
+   from the labels;
+5. `ground-truth crops`: the crops the component networks were trained on, the ceiling of any crop placement
+   for them.
+
+docs/zoo_learning.md's two-stage RNN-G table comes from it.
+
+Usage:
+    python benchmarks/rnn_g_two_stage_crops.py runs/zoo_comparison/rnn_g_two_stage/final.weights.h5 \
+        [--input-size 256] [--seed 424242 --num 100]
+"""
+
+import argparse
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_stn_icnn.data.helen import HelenReader
+from keras_stn_icnn.evaluation import synthetic_test_set
+from keras_stn_icnn.labels import HELEN_CLASS_NAMES, label_mapping
+from keras_stn_icnn.metrics import confusion_matrix, f1_scores, format_f1_table
+from keras_stn_icnn.models.rnn_g.component_networks import COMPONENT_NETWORKS
+from keras_stn_icnn.ops.facial_components import COMPONENTS, component_thetas
+from keras_stn_icnn.train.single_pass_trainer import build_single_pass
+
+WAYS = (
+    "first stage alone",
+    "own crops",
+    "ground-truth centres, own extents",
+    "own centres, ground-truth extents",
+    "ground-truth crops",
+)
+
+
+def at_given_thetas(model):
+    """`(images, thetas) -> (first-stage probabilities, merged probabilities)` with the crops placed from outside."""
+    images = keras.Input((None, None, 3), name="images")
+    thetas = keras.Input((len(COMPONENTS), 2, 3), name="thetas")
+    first = model.get_layer("first_stage")(images)
+    crops = model.get_layer("component_crops")(model.get_layer("scale")(images), thetas)
+    probabilities = [
+        model.get_layer(f"{component.name}_softmax")(model.get_layer(COMPONENT_NETWORKS[component.name])(crop))
+        for component, crop in zip(COMPONENTS, crops)
+    ]
+    merged = model.get_layer("component_merge")(first["probabilities"], thetas, probabilities)
+    return keras.Model([images, thetas], [first["probabilities"], merged])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("weights", help="an rnn_g_two_stage run's final.weights.h5")
+    parser.add_argument("--input-size", type=int, default=256)
+    parser.add_argument("--seed", type=int, default=424242)
+    parser.add_argument("--num", type=int, default=100)
+    args = parser.parse_args()
+
+    model = build_single_pass("rnn_g_two_stage", args.input_size)
+    model.load_weights(args.weights)
+    given = at_given_thetas(model)
+    root = synthetic_test_set(args.seed, args.num, progress=False)
+    to_stn_icnn = label_mapping("helen", "stn_icnn")
+    confusions = {way: np.zeros((9, 9), np.int64) for way in WAYS}
+    helen = HelenReader(root, schema="helen").dataset("test")
+    stn_icnn = HelenReader(root, schema="stn_icnn").dataset("test")
+    for helen_example, stn_icnn_example in zip(helen, stn_icnn):
+        image = tf.cast(helen_example["image"], tf.float32)[tf.newaxis]
+        labels = tf.cast(helen_example["label"], tf.int32)[tf.newaxis]
+        one_hot = tf.one_hot(labels, len(HELEN_CLASS_NAMES))
+        truth = component_thetas(one_hot, tf.shape(labels)[1:3], HELEN_CLASS_NAMES, model.margin)
+        own = model(image)["component_thetas"]
+        scales, centres = slice(0, 2), slice(2, 3)
+        thetas = {
+            "own crops": own,
+            "ground-truth centres, own extents": tf.concat([own[..., scales], truth[..., centres]], -1),
+            "own centres, ground-truth extents": tf.concat([truth[..., scales], own[..., centres]], -1),
+            "ground-truth crops": truth,
+        }
+        target = stn_icnn_example["label"].numpy()
+        for way, theta in thetas.items():
+            first, merged = given([image, theta])
+            predicted = to_stn_icnn[tf.argmax(merged, -1)[0].numpy()]
+            confusions[way] += confusion_matrix(target, predicted, 9)
+        confusions["first stage alone"] += confusion_matrix(target, to_stn_icnn[tf.argmax(first, -1)[0].numpy()], 9)
+    for way in WAYS:
+        scores = f1_scores(confusions[way])
+        print(f"\n{way}: overall F1 {scores['overall']:.3f}")
+        print(format_f1_table(scores))
+
+
+if __name__ == "__main__":
+    main()
