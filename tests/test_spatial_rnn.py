@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
 
 from keras_stn_icnn.layers.spatial_rnn import MaxSpectralNorm, SpatialRNN
 from keras_stn_icnn.ops.spatial_rnn import DIRECTIONS, gated_linear_recurrence, spatial_rnn_4way
@@ -89,7 +90,7 @@ def test_the_recurrence_converts_to_litert_builtins():
 
     converter = tf.lite.TFLiteConverter.from_concrete_functions([recurrence.get_concrete_function()], recurrence)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    interpreter = tf.lite.Interpreter(model_content=converter.convert())
+    interpreter = Interpreter(model_content=converter.convert())
     inputs = interpreter.get_input_details()
     for detail, value in zip(inputs, (x, g)):
         interpreter.resize_tensor_input(detail["index"], value.shape)
