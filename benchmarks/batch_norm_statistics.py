@@ -14,14 +14,12 @@ Usage:
 
 import argparse
 
-import keras
-
 from keras_stn_icnn.data.helen import HelenReader
 from keras_stn_icnn.data.pipeline import single_pass_training_pipeline
 from keras_stn_icnn.evaluation import evaluate_parser, synthetic_test_set
 from keras_stn_icnn.labels import label_mapping
 from keras_stn_icnn.models.zoo import zoo_entry, zoo_names
-from keras_stn_icnn.train.callbacks import recompute_batch_norm_statistics
+from keras_stn_icnn.train.callbacks import batch_norm_layers, recompute_batch_norm_statistics
 from keras_stn_icnn.train.single_pass_trainer import build_single_pass
 
 
@@ -40,7 +38,7 @@ def main():
     schema = zoo_entry(args.model).label_schema
     model = build_single_pass(args.model, args.input_size)
     model.load_weights(args.weights)
-    norms = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    norms = batch_norm_layers(model)
     test = HelenReader(synthetic_test_set(args.test_seed, args.test_num), schema="stn_icnn").dataset("test")
     to_stn_icnn = label_mapping(schema, "stn_icnn")
 

@@ -24,7 +24,12 @@ from keras_stn_icnn.models.icnn import ICNNParser
 from keras_stn_icnn.models.zoo import ZOO, build_zoo_model, zoo_name_of, zoo_names
 from keras_stn_icnn.ops import resize
 from keras_stn_icnn.train import HELEN_RECIPE, StageTrainer
-from keras_stn_icnn.train.callbacks import BatchNormStatistics, TimeBudget, recompute_batch_norm_statistics
+from keras_stn_icnn.train.callbacks import (
+    BatchNormStatistics,
+    TimeBudget,
+    batch_norm_layers,
+    recompute_batch_norm_statistics,
+)
 from keras_stn_icnn.train.single_pass_trainer import (
     SinglePassSchedule,
     SinglePassTrainer,
@@ -149,7 +154,7 @@ def test_single_pass_trainer_saves_batch_norm_statistics_recomputed_from_the_fin
         epochs=1, batch_size=2, learning_rate=1e-2, copies=1, augmentation=None, precise_batch_norm=precise
     )
     model = SinglePassTrainer(tmp_path / "run", small_parser, schedule, verbose=0).train(reader.dataset("train"))
-    norms = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    norms = batch_norm_layers(model)
     saved = [layer.moving_mean.numpy() for layer in norms]
     batches = training_batches(reader.dataset("train"), batch_size=2, input_size=32, augmentation=None, copies=1)
     recompute_batch_norm_statistics(model, batches.dataset)  # the same batches, the same weights

@@ -189,6 +189,20 @@ class BatchNormStatistics(keras.callbacks.Callback):
         recompute_batch_norm_statistics(self.model, self.batches, self.num_batches)
 
 
+def batch_norm_layers(model):
+    """Every `keras.layers.BatchNormalization` in `model`, at any depth (inside sub-models and custom layers).
+
+    Example:
+    >>> [layer.name for layer in batch_norm_layers(keras.Sequential([keras.layers.BatchNormalization(name="bn")]))]
+    ['bn']
+    """
+    return [
+        layer
+        for layer in model._flatten_layers(include_self=False)
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+
+
 def recompute_batch_norm_statistics(model, batches, num_batches=32):
     """Sets the moving statistics of `model`'s trainable BatchNorm layers to their average over batches.
 
@@ -210,11 +224,7 @@ def recompute_batch_norm_statistics(model, batches, num_batches=32):
     >>> model.layers[0].moving_mean.numpy().tolist()
     [2.0, 4.0]
     """
-    norms = [
-        layer
-        for layer in model._flatten_layers(include_self=False)
-        if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable
-    ]
+    norms = [layer for layer in batch_norm_layers(model) if layer.trainable]
     saved = [(layer.momentum, layer.moving_mean.numpy(), layer.moving_variance.numpy()) for layer in norms]
     for layer in norms:
         layer.moving_mean.assign(keras.ops.zeros_like(layer.moving_mean))
