@@ -79,6 +79,20 @@ CLASS_F1_GROUPS = {name: _ids(name) for name in INNER_FACE_CLASS_NAMES}
 OVERALL = "overall"
 """The key of the headline number (merged-foreground F1) in `f1_scores`."""
 
+PART_IOU_GROUPS = {
+    "brows": _ids("left_eyebrow", "right_eyebrow"),
+    "eyes": _ids("left_eye", "right_eye"),
+    "nose": _ids("nose"),
+    "lips": _ids("upper_lip", "lower_lip"),
+    "inner mouth": _ids("inner_mouth"),
+}
+"""The part groups of the real-photo evaluation (`iou_scores`): group name -> STN-iCNN class ids.
+
+Left and right are merged, as are the two lips: labels drawn from landmarks
+(`examples/make_real_face_set.py`) outline each part, not the conventions a
+data set's annotators follow for sides and lip boundaries.
+"""
+
 
 # ----------------------------------------------------------------------------
 # Confusion histogram
@@ -231,6 +245,41 @@ def f1_scores(confusion, groups=None):
     for name, class_ids in groups.items():
         mask = _group_mask(class_ids, num_classes, name)
         scores[name] = float(_group_f1_tf(confusion, mask).numpy())
+    return scores
+
+
+def iou_scores(confusion, groups=None):
+    """Intersection over union of each group of classes from one confusion histogram.
+
+    A group is scored as one class, as in `f1_scores`: `IoU = |T and P| /
+    |T or P|` with `T` the pixels whose truth is in the group and `P` those
+    predicted in it (the same group's F1 is `2 IoU / (1 + IoU)`).
+
+    Args:
+        confusion: `[C, C]` array (rows truth, columns prediction).
+        groups: dict group name -> tuple of class ids. Defaults to
+            `PART_IOU_GROUPS` (STN-iCNN ids, `C = 9`).
+
+    Returns:
+        dict group name -> float IoU in [0, 1] (NaN for a group with no true
+        and no predicted pixel), then `"mean"`, the mean over the groups that
+        have one.
+
+    Example:
+    >>> confusion = np.array([[5, 1], [2, 3]])  # class 1: TP 3, FP 1, FN 2
+    >>> iou_scores(confusion, {"one": (1,)})  # 3 / (3 + 1 + 2)
+    {'one': 0.5, 'mean': 0.5}
+    """
+    confusion = _check_confusion(confusion).astype(np.float64)
+    groups = PART_IOU_GROUPS if groups is None else groups
+    scores = {}
+    for name, class_ids in groups.items():
+        mask = _group_mask(class_ids, confusion.shape[0], name)
+        true_positives = mask @ confusion @ mask
+        union = confusion.sum(axis=1) @ mask + confusion.sum(axis=0) @ mask - true_positives
+        scores[name] = float(true_positives / union) if union > 0 else math.nan
+    defined = [score for score in scores.values() if not math.isnan(score)]
+    scores["mean"] = float(np.mean(defined)) if defined else math.nan
     return scores
 
 

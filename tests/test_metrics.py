@@ -18,12 +18,14 @@ from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
 from keras_stn_icnn.metrics import (
     CLASS_F1_GROUPS,
     PAPER_F1_GROUPS,
+    PART_IOU_GROUPS,
     CropCentreError,
     FaceParsingF1,
     confusion_matrix,
     confusion_matrix_tf,
     f1_scores,
     format_f1_table,
+    iou_scores,
     merged_foreground_f1,
 )
 
@@ -159,6 +161,21 @@ def test_f1_scores_rejects_bad_confusion_and_groups():
         f1_scores(np.array([[1, -1], [0, 1]]), {"a": (1,)})
     with pytest.raises(ValueError, match="'a'.*outside"):
         f1_scores(np.eye(2), {"a": (2,)})
+
+
+def test_part_iou_by_hand_merges_sides_and_lips_and_skips_absent_groups():
+    truth = np.array([[BROW1, BROW2, EYE1, EYE1, ULIP, LLIP, NOSE, BG]])
+    prediction = np.array([[BROW2, BG, EYE1, EYE2, LLIP, LLIP, BG, NOSE]])
+    scores = iou_scores(confusion_matrix(truth, prediction, 9))
+    assert list(scores) == [*PART_IOU_GROUPS, "mean"]
+    assert scores["brows"] == 1 / 2  # brow2 for brow1 counts; the missed brow2 pixel is in the union
+    assert scores["eyes"] == 1.0  # left and right merged
+    assert scores["lips"] == 1.0  # upper and lower merged
+    assert scores["nose"] == 0.0  # one missed, one false: intersection 0, union 2
+    assert np.isnan(scores["inner mouth"])  # neither true nor predicted
+    assert scores["mean"] == (0.5 + 1.0 + 0.0 + 1.0) / 4
+    f1 = f1_scores(confusion_matrix(truth, prediction, 9), {"brows": PART_IOU_GROUPS["brows"]})["brows"]
+    assert f1 == pytest.approx(2 * scores["brows"] / (1 + scores["brows"]))
 
 
 def test_format_f1_table():
