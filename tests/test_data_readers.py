@@ -1,5 +1,7 @@
 """Readers of HELEN, LaPa, CelebAMask-HQ and LFW-PL on small fake trees, broken ones included."""
 
+import shutil
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -154,6 +156,17 @@ def test_lapa_unknown_class_id_and_bad_landmarks(tmp_path):
     (tmp_path / "test" / "labels" / "s.png").unlink()
     with pytest.raises(DatasetError, match="s.png"):
         LapaReader(tmp_path).dataset("test")
+
+
+def test_lapa_layout_without_landmarks(tmp_path):
+    written = write_lapa(tmp_path)
+    shutil.rmtree(tmp_path / "train" / "landmarks")
+    with pytest.raises(DatasetError, match="p.txt"):
+        LapaReader(tmp_path).dataset("train")
+    examples = read_all(LapaReader(tmp_path, landmarks=False).dataset("train"))
+    assert [sorted(example) for example in examples] == [["image", "label"]] * 2
+    for example, name in zip(examples, ["p", "q"]):
+        np.testing.assert_array_equal(example["label"], written[("train", name)][0])
 
 
 def test_lapa_to_stn_icnn_schema(tmp_path):

@@ -7,7 +7,9 @@ Layout:
     <root>/{train,val,test}/landmarks/<name>.txt    "106" then 106 lines "x y"
 
 Examples are the images of a split in sorted order; each needs its label and
-landmark files.
+landmark files. `LapaReader(root, landmarks=False)` reads sets in LaPa's
+layout that have no landmark files, such as the real-photo evaluation set of
+`examples/make_real_face_set.py`.
 """
 
 import numpy as np
@@ -55,6 +57,8 @@ class LapaReader(FaceParsingReader):
             `"lapa"`).
         skip_bad: bool; leave bad examples out with a warning instead of
             raising.
+        landmarks: bool; False neither needs nor reads `landmarks/`, and the
+            examples have no `"landmarks"` entry. Defaults to True.
 
     Example:
     >>> reader = LapaReader("LaPa")  # doctest: +SKIP
@@ -64,7 +68,11 @@ class LapaReader(FaceParsingReader):
     """
 
     native_schema = "lapa"
-    extra_signature = {"landmarks": tf.TensorSpec([NUM_LANDMARKS, 2], tf.float32)}
+
+    def __init__(self, root, *, schema=None, skip_bad=False, landmarks=True):
+        super().__init__(root, schema=schema, skip_bad=skip_bad)
+        self.landmarks = bool(landmarks)
+        self.extra_signature = {"landmarks": tf.TensorSpec([NUM_LANDMARKS, 2], tf.float32)} if self.landmarks else {}
 
     def _list_examples(self, split):
         image_dir = self.root / split / "images"
@@ -75,22 +83,17 @@ class LapaReader(FaceParsingReader):
             if path.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
             name = path.stem
-            examples.append(
-                Example(
-                    name,
-                    (
-                        path,
-                        self.root / split / "labels" / f"{name}.png",
-                        self.root / split / "landmarks" / f"{name}.txt",
-                    ),
-                )
-            )
+            files = (path, self.root / split / "labels" / f"{name}.png")
+            if self.landmarks:
+                files += (self.root / split / "landmarks" / f"{name}.txt",)
+            examples.append(Example(name, files))
         return examples
 
     def _read(self, example):
-        image_path, label_path, landmark_path = example.files
+        image_path, label_path = example.files[:2]
         image = read_rgb(image_path)
         label = read_grayscale(label_path)
         check_same_size(image, image_path, label, label_path)
         check_class_ids(label, get_schema("lapa").num_classes, label_path)
-        return image, label, "lapa", {"landmarks": read_landmarks(landmark_path)}
+        extras = {"landmarks": read_landmarks(example.files[2])} if self.landmarks else {}
+        return image, label, "lapa", extras
