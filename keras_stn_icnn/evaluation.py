@@ -7,7 +7,10 @@ histogram at full resolution (`keras_stn_icnn.metrics`), from which the
 paper's F1 groups, the per-class F1 and the overall (merged-foreground) F1
 are computed. `evaluate_on_helen` does both for a folder in HELEN's layout
 (the real HELEN or the synthetic set of `synthetic_test_set`);
-`examples/evaluate.py` is its command line.
+`examples/evaluate.py` is its command line. `evaluate_on_real_faces` scores a
+parser as users run it, `FaceParser` on whole photos, with part IoU on the
+real-photo set of `examples/make_real_face_set.py` (real faces are for
+evaluation only), and `landmark_label_agreement` gives that set's ceiling.
 
 Example:
 >>> parser = load_parser("after_end2_end_10mean.pth.tar")  # doctest: +SKIP
@@ -25,9 +28,12 @@ import numpy as np
 import tensorflow as tf
 
 from keras_stn_icnn.checks import check_image, check_int
+from keras_stn_icnn.data.files import read_grayscale
 from keras_stn_icnn.data.helen import HelenReader
+from keras_stn_icnn.data.lapa import LapaReader
 from keras_stn_icnn.data.synthetic import generate_synthetic_helen
-from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
+from keras_stn_icnn.inference.face_parser import FaceParser
+from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES, label_mapping
 from keras_stn_icnn.metrics import (
     CLASS_F1_GROUPS,
     OVERALL,
@@ -35,6 +41,7 @@ from keras_stn_icnn.metrics import (
     confusion_matrix,
     f1_scores,
     format_f1_table,
+    iou_scores,
     merged_foreground_f1,
 )
 from keras_stn_icnn.models.loading import load_parser
@@ -238,3 +245,59 @@ def evaluate_on_helen(parse_fn, data_dir, split="test", progress=True):
     reader = HelenReader(data_dir, schema="stn_icnn")
     total = len(reader.examples(split))
     return evaluate_parser(parse_fn, reader.dataset(split), progress=progress, total=total)
+
+
+def evaluate_on_real_faces(parser, data_dir, progress=False):
+    """Part IoU of a parser on real photos, run as users run it: `FaceParser(parser)` on each photo.
+
+    Args:
+        parser: what `FaceParser` takes (a zoo model, a `LoadedParser`), or
+            a str / path-like for `load_parser` (a preset name, a `.keras`
+            file, a SavedModel folder).
+        data_dir: str or path-like, the set `examples/make_real_face_set.py`
+            wrote (LaPa's layout, split `"test"`, no landmark files).
+        progress: bool, show a progress bar.
+
+    Returns:
+        dict from `metrics.iou_scores`: IoU of each part group
+        (`metrics.PART_IOU_GROUPS`) over the whole set, and `"mean"`.
+
+    Example:
+    >>> evaluate_on_real_faces("stn_icnn_synthetic", "data/real_faces")["mean"]  # doctest: +SKIP
+    """
+    if isinstance(parser, (str, os.PathLike)):
+        parser = load_parser(parser)
+    face_parser = FaceParser(parser)
+    reader = LapaReader(data_dir, schema="stn_icnn", landmarks=False)
+    total = len(reader.examples("test"))
+    result = evaluate_parser(
+        lambda image: face_parser(image).labels, reader.dataset("test"), progress=progress, total=total
+    )
+    return iou_scores(result.confusion)
+
+
+def landmark_label_agreement(data_dir):
+    """Part IoU of the real-photo set's second landmark model against its labels: the set's ceiling.
+
+    Labels drawn from landmarks differ between landmark models; a parser
+    that agrees with the set's labels better than a second landmark model
+    does cannot be told apart from one that is merely as good.
+
+    Args:
+        data_dir: str or path-like, the set of `examples/make_real_face_set.py`
+            (`test/labels/` and `second_model/labels/`).
+
+    Returns:
+        dict from `metrics.iou_scores`.
+
+    Example:
+    >>> landmark_label_agreement("data/real_faces")["mean"]  # doctest: +SKIP
+    """
+    root = Path(data_dir)
+    to_stn_icnn = label_mapping("lapa", "stn_icnn")
+    confusion = np.zeros((STN_ICNN_NUM_CLASSES, STN_ICNN_NUM_CLASSES), np.int64)
+    for truth_path in sorted((root / "test" / "labels").glob("*.png")):
+        truth = to_stn_icnn[read_grayscale(truth_path)]
+        second = to_stn_icnn[read_grayscale(root / "second_model" / "labels" / truth_path.name)]
+        confusion += confusion_matrix(truth, second, STN_ICNN_NUM_CLASSES)
+    return iou_scores(confusion)

@@ -9,12 +9,21 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from keras_stn_icnn import STNiCNN
 from keras_stn_icnn.cli import main
-from keras_stn_icnn.evaluation import EvaluationResult, evaluate_parser
+from keras_stn_icnn.data.synthetic import render_face
+from keras_stn_icnn.evaluation import (
+    EvaluationResult,
+    evaluate_on_real_faces,
+    evaluate_parser,
+    landmark_label_agreement,
+)
 from keras_stn_icnn.export import serving_archive
-from keras_stn_icnn.metrics import PAPER_F1_GROUPS
+from keras_stn_icnn.inference import FaceParser
+from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES, get_schema, label_mapping
+from keras_stn_icnn.metrics import PAPER_F1_GROUPS, PART_IOU_GROUPS
 from keras_stn_icnn.models.loading import load_parser
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "evaluate.py"
@@ -243,3 +252,48 @@ def test_the_example_script_is_the_evaluate_command():
     result = subprocess.run([sys.executable, str(EXAMPLE), "--help"], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert "usage: keras-stn-icnn evaluate" in result.stdout and "--synthetic" in result.stdout
+
+
+# The real-photo set's scoring (its photos and landmark labels are made by examples/make_real_face_set.py)
+
+
+def write_real_face_set(root, seeds, second_label=lambda label: label):
+    """Synthetic faces in the real-photo set's layout: LaPa ids, and the "second model's" labels."""
+    for folder in ("test/images", "test/labels", "second_model/labels"):
+        (root / folder).mkdir(parents=True)
+    for seed in seeds:
+        image, label = render_face(seed)
+        Image.fromarray(image).save(root / "test" / "images" / f"{seed}.png")
+        Image.fromarray(label).save(root / "test" / "labels" / f"{seed}.png")
+        Image.fromarray(second_label(label)).save(root / "second_model" / "labels" / f"{seed}.png")
+
+
+def test_landmark_label_agreement_scores_the_second_models_labels_per_part(tmp_path):
+    nose = get_schema("helen").class_names.index("nose")
+    write_real_face_set(tmp_path, [5, 6], second_label=lambda label: np.where(label == nose, 0, label).astype(np.uint8))
+    scores = landmark_label_agreement(tmp_path)
+    assert scores["nose"] == 0.0
+    assert [scores[group] for group in ("brows", "eyes", "lips")] == [1.0, 1.0, 1.0]
+    assert scores["mean"] == pytest.approx(np.nanmean([scores[group] for group in PART_IOU_GROUPS]))
+
+
+def test_evaluate_on_real_faces_scores_what_the_face_parser_pastes_into_each_photo(tmp_path):
+    """A parser that calls every pixel of its crop nose: the score is the nose IoU of the pasted labels."""
+    seeds = [1001, 1003]  # faces MTCNN finds (it misses many synthetic ones, as 1000)
+    write_real_face_set(tmp_path, seeds)
+    nose = STN_ICNN_CLASS_NAMES.index("nose")
+
+    def all_nose(image):
+        return np.full(image.shape[:2], nose, np.uint8)
+
+    scores = evaluate_on_real_faces(all_nose, tmp_path)
+    to_stn_icnn = label_mapping("helen", "stn_icnn")
+    intersection = union = 0
+    for seed in seeds:
+        image, label = render_face(seed)
+        truth, predicted = to_stn_icnn[label] == nose, FaceParser(all_nose)(image).labels == nose
+        assert predicted.any()  # the face was found and its crop pasted back
+        intersection += (truth & predicted).sum()
+        union += (truth | predicted).sum()
+    assert scores["nose"] == pytest.approx(intersection / union)
+    assert [scores[group] for group in ("brows", "eyes", "lips")] == [0.0, 0.0, 0.0]
