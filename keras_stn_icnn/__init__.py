@@ -59,6 +59,8 @@ _PUBLIC_NAMES = {
         "RNNGTwoStage",
         "STNiCNN",
         "VGG9Localizer",
+        "list_presets",
+        "load_preset",
     ),
 }
 _MODULE_OF_NAME = {name: module for module, names in _PUBLIC_NAMES.items() for name in names}

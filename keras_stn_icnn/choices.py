@@ -1,4 +1,4 @@
-"""The names callers choose from: training stages, export formats and benchmark runtimes.
+"""The names callers choose from: training stages, export formats, benchmark runtimes, the default preset.
 
 They live here, away from the modules that act on them, because those modules load
 TensorFlow: the command line offers and checks these names (`--format`, `--runtimes`,
@@ -23,3 +23,6 @@ RUNTIMES = ("keras", "saved_model", "litert", "litert_dynamic_range", "litert_fl
 LEARNING_RATE_SCHEDULES = ("warmup_cosine", "halving")
 """`train.SinglePassSchedule.rate_schedule` choices: a warm-up then a cosine decay over the run's steps (the
 default), or the papers' halving every `halve_every_epochs`."""
+
+DEFAULT_PRESET = "stn_icnn_synthetic"
+"""The preset (`models.presets`) that `FaceParser()` and `keras-stn-icnn parse` use when given no model."""

@@ -3,7 +3,8 @@
 Example:
     keras-stn-icnn synthesize data/synthetic --num-train 200 --contact-sheet sheet.png
     keras-stn-icnn export runs/train_helen/stn_icnn.keras --format all --out savedmodels
-    keras-stn-icnn parse photos/ clip.mp4 -o parsed --model savedmodels/stn_icnn/1 --json
+    keras-stn-icnn parse photos/ clip.mp4 -o parsed --json
+    keras-stn-icnn parse photo.jpg --model savedmodels/stn_icnn/1
     keras-stn-icnn benchmark --reference-dir STN-iCNN/ --reference-checkpoint model.pth.tar
 
 Building the parser, `--help` and argument errors load no TensorFlow: each command imports
@@ -16,7 +17,7 @@ import os
 import sys
 import tempfile
 
-from keras_stn_icnn.choices import FORMATS, RUNTIMES, STN_ICNN_STAGES
+from keras_stn_icnn.choices import DEFAULT_PRESET, FORMATS, RUNTIMES, STN_ICNN_STAGES
 
 QUIET_TF_CPP_MIN_LOG_LEVEL = "2"
 """TensorFlow's C++ log level of the commands unless the user sets one: errors only (no info or warning lines)."""
@@ -334,7 +335,10 @@ def build_parser():
     parse.add_argument("inputs", nargs="+", metavar="INPUT", help="photos, folders of photos, or videos")
     parse.add_argument("-o", "--out", required=True, help="output folder (nothing is written outside it)")
     parse.add_argument(
-        "--model", required=True, help="a .keras file, a SavedModel version folder or an authors' *.pth.tar"
+        "--model",
+        default=DEFAULT_PRESET,
+        help=f"a preset name or folder (default: the {DEFAULT_PRESET} preset), a .keras file, "
+        "a SavedModel version folder or an authors' *.pth.tar",
     )
     parse.add_argument("--localizer", default="resnet18", help="localizer of a PyTorch checkpoint (resnet18 or fcn)")
     parse.add_argument("--json", action="store_true", help="also write per-face boxes and pixel counts as JSON")

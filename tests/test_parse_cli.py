@@ -10,7 +10,9 @@ import pytest
 from PIL import Image
 from scenes import detectable_faces, scene
 
+from keras_stn_icnn.choices import DEFAULT_PRESET
 from keras_stn_icnn.cli import main
+from keras_stn_icnn.data.synthetic import render_face
 from keras_stn_icnn.export.validation import MIN_LABEL_AGREEMENT
 from keras_stn_icnn.inference import (
     FaceParser,
@@ -257,3 +259,14 @@ def test_parse_reads_a_saved_model_and_labels_as_the_keras_model(tmp_path, capsy
     assert labels.any() and labels.shape == expected.shape
     # The same graph in another runtime: the export's own bar for a SavedModel.
     assert np.mean(labels == expected) >= MIN_LABEL_AGREEMENT["saved_model"]
+
+
+def test_parse_without_a_model_uses_the_default_preset(tmp_path, capsys):
+    photo = tmp_path / "in" / "face.png"
+    photo.parent.mkdir()
+    Image.fromarray(render_face(1001)[0]).save(photo)  # a synthetic face MTCNN finds
+    assert main(["parse", str(photo), "-o", str(tmp_path / "out"), "--no-progress"]) == 0
+    assert f"with {DEFAULT_PRESET} (preset)" in capsys.readouterr().out
+    labels = np.asarray(Image.open(tmp_path / "out" / "face.labels.png"))
+    assert labels.any()
+    np.testing.assert_array_equal(labels, FaceParser()(read_photo(photo)).labels)

@@ -89,7 +89,7 @@ def serving_archive(model):
     return archive
 
 
-def export_saved_model(model, base_dir, model_name="stn_icnn", version=None, check=None):
+def export_saved_model(model, base_dir, model_name="stn_icnn", version=None, check=None, models_config=True):
     """Writes `model` as `<base_dir>/<model_name>/<version>/`, atomically.
 
     Args:
@@ -101,10 +101,11 @@ def export_saved_model(model, base_dir, model_name="stn_icnn", version=None, che
         check: callable or None, called with the path of the complete
             SavedModel before it is renamed into place; if it raises, nothing
             is put in place (`export.exporter` validates exports this way).
-
-    `<base_dir>/models.config` is then (re)written to list every model
-    folder of `base_dir` (`serving_config.write_models_config`), unless it is
-    a config of the user's.
+        models_config: bool. True (re)writes `<base_dir>/models.config` to
+            list every model folder of `base_dir`
+            (`serving_config.write_models_config`), unless it is a config
+            of the user's; False leaves `base_dir` alone but for the model
+            folder (a preset written into a temporary folder does this).
 
     Returns:
         `Path` of the version folder.
@@ -135,5 +136,6 @@ def export_saved_model(model, base_dir, model_name="stn_icnn", version=None, che
     finally:
         if partial.exists():
             shutil.rmtree(partial, ignore_errors=True)
-    write_models_config(base_dir)
+    if models_config:
+        write_models_config(base_dir)
     return target

@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from keras_stn_icnn.checks import check_image
+from keras_stn_icnn.choices import DEFAULT_PRESET
 from keras_stn_icnn.inference.detection import FaceBox, MTCNNDetector
 from keras_stn_icnn.inference.framing import (
     HELEN_FRAMING,
@@ -32,6 +33,7 @@ from keras_stn_icnn.inference.framing import (
     resize_labels,
 )
 from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
+from keras_stn_icnn.models.loading import load_parser
 
 
 @dataclasses.dataclass
@@ -103,8 +105,10 @@ class FaceParser:
     Args:
         parser: a zoo model with a `parse` method (`STNiCNN`,
             `ICNNBaseline`), a `LoadedParser`
-            (`keras_stn_icnn.models.loading.load_parser`), or any callable
-            taking a uint8 `[H, W, 3]` face and returning its `[H, W]` ids.
+            (`keras_stn_icnn.models.loading.load_parser`), any callable
+            taking a uint8 `[H, W, 3]` face and returning its `[H, W]` ids,
+            or None (the default) for the default preset
+            (`choices.DEFAULT_PRESET`, loaded with no network).
         detector: `"mtcnn"` (default: `MTCNNDetector()`), a callable
             `uint8 [H, W, 3] -> list of FaceBox`, or None for pictures that
             are each one framed face (then only `detect=False` is allowed).
@@ -114,12 +118,15 @@ class FaceParser:
             parser's `class_names`, else STN-iCNN's nine classes).
 
     Example:
+    >>> face_parser = FaceParser()  # doctest: +SKIP
     >>> face_parser = FaceParser(load_parser("savedmodels/stn_icnn/1"))  # doctest: +SKIP
     >>> result = face_parser(photo)  # doctest: +SKIP
     >>> cropped = face_parser(face_picture, detect=False)  # doctest: +SKIP
     """
 
-    def __init__(self, parser, detector="mtcnn", framing=HELEN_FRAMING, class_names=None):
+    def __init__(self, parser=None, detector="mtcnn", framing=HELEN_FRAMING, class_names=None):
+        if parser is None:
+            parser = load_parser(DEFAULT_PRESET)
         if not (callable(getattr(parser, "parse", None)) or callable(parser)):
             raise TypeError(
                 f"parser must be a model with a parse() method or a callable image -> labels, "

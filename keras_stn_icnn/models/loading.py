@@ -1,8 +1,8 @@
 """Loading a saved face parser, whatever it was saved as, into one callable.
 
-`load_parser(path)` turns a saved parser (a `.keras` file of any zoo model, a
-SavedModel folder written by `keras_stn_icnn.export`, or an authors' PyTorch
-checkpoint) into a `LoadedParser`: a function `uint8 [H, W, 3] -> uint8
+`load_parser(path)` turns a saved parser (a preset's name or folder, a
+`.keras` file of any zoo model, a SavedModel folder written by
+`keras_stn_icnn.export`, or an authors' PyTorch checkpoint) into a `LoadedParser`: a function `uint8 [H, W, 3] -> uint8
 [H, W]` that knows what it loaded and, for Keras models, its zoo name
 (`models.zoo`). The evaluation, the command line, `FaceParser` and the
 benchmarks all load through it.
@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_stn_icnn.checks import check_image
+from keras_stn_icnn.models.presets import METADATA_FILE, list_presets, load_preset
 from keras_stn_icnn.models.stn_icnn import STNiCNN
 from keras_stn_icnn.models.zoo import ZOO, zoo_name_of
 
@@ -28,7 +29,8 @@ SAVED_MODEL_SIGNATURE = "serving_default"
 
 PYTORCH_SUFFIXES = (".pth.tar", ".pth")
 _EXPECTED = (
-    "a .keras file, a SavedModel folder (holding saved_model.pb) or an authors' PyTorch checkpoint (*.pth.tar or *.pth)"
+    "a preset (a name of list_presets() or a folder holding metadata.json), a .keras file, a SavedModel "
+    "folder (holding saved_model.pb) or an authors' PyTorch checkpoint (*.pth.tar or *.pth)"
 )
 
 
@@ -38,7 +40,7 @@ class LoadedParser:
     Args:
         parse_fn: callable taking one uint8 `[H, W, 3]` numpy image and
             returning its `[H, W]` label map.
-        kind: str, `"keras"`, `"saved_model"` or `"pytorch_checkpoint"`.
+        kind: str, `"preset"`, `"keras"`, `"saved_model"` or `"pytorch_checkpoint"`.
         path: Path it was loaded from.
         model: the loaded object (a Keras model or the SavedModel), kept alive.
         zoo_name: str or None, the zoo model it is (`models.zoo.ZOO`): from
@@ -78,6 +80,9 @@ def load_parser(path, localizer="resnet18"):
 
     What `path` is decides how it is read:
 
+    * a preset: the name of one in `presets.list_presets()`, or a folder
+      holding `metadata.json` (`presets.load_preset`), then the model's
+      `parse`;
     * a `.keras` file: `keras.models.load_model` (not compiled), then the
       model's `parse` (`STNiCNN` has one);
     * a SavedModel folder (holding `saved_model.pb`, e.g. a version folder
@@ -88,7 +93,7 @@ def load_parser(path, localizer="resnet18"):
       `STNiCNN.from_pytorch_checkpoint(path, localizer=localizer)`, no torch.
 
     Args:
-        path: str or path-like.
+        path: str or path-like (a preset name is a bare name, no folders).
         localizer: str, the localizer of a PyTorch checkpoint (`"resnet18"`,
             the released checkpoints', or `"fcn"`); ignored otherwise.
 
@@ -106,6 +111,9 @@ def load_parser(path, localizer="resnet18"):
     >>> labels = parser(image)  # doctest: +SKIP
     """
     path = Path(path)
+    if (path.is_dir() and (path / METADATA_FILE).is_file()) or (not path.exists() and str(path) in list_presets()):
+        model = load_preset(path)
+        return LoadedParser(model.parse, "preset", path, model, zoo_name=zoo_name_of(model))
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; load_parser expects {_EXPECTED}")
     if path.is_dir():

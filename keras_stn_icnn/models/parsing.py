@@ -22,6 +22,7 @@ from keras import layers
 from keras_stn_icnn.checks import check_image
 from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES, STN_ICNN_PART_NAMES, STN_ICNN_PARTS
 from keras_stn_icnn.layers.label_map import LabelMap
+from keras_stn_icnn.models.presets import PresetMixin
 
 # Shared part models: (model name, parts it labels, parts it sees mirrored).
 _SHARED_PART_MODELS = (
@@ -113,8 +114,8 @@ def parsing_outputs(stage1_logits, theta, part_logits, assembly, images):
     }
 
 
-class ParsingMixin:
-    """`class_names`, `parse()` and the config of a parser model with a `"labels"` output.
+class ParsingMixin(PresetMixin):
+    """`class_names`, `parse()`, presets and the config of a parser model with a `"labels"` output.
 
     The model must have a `canvas_size` attribute (the largest image side it
     accepts) and return a dict with `"labels"` `[B, H, W]` when called.
