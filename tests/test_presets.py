@@ -88,6 +88,10 @@ def test_missing_and_corrupt_files_are_named(preset_copy):
     weights.write_bytes(original[:1000])
     with pytest.raises(ValueError, match=f"corrupt preset weights {weights}"):
         load_preset(preset_copy)
+    config = preset_copy / "config.json"
+    config.write_text(json.dumps({"class_name": "NoSuchModel", "config": {}}))
+    with pytest.raises(ValueError, match=f"corrupt preset config {config}"):
+        load_preset(preset_copy)
     weights.unlink()
     with pytest.raises(FileNotFoundError, match=f"missing its {WEIGHTS_FILE}"):
         load_preset(preset_copy)

@@ -154,8 +154,9 @@ def load_preset(preset, expected_class=None):
     Raises:
         FileNotFoundError: no such preset, or one of its files is missing
             (named).
-        ValueError: a file is corrupt (named): metadata or config not JSON,
-            weights whose checksum or content does not match.
+        ValueError: a file is corrupt (named): metadata or config not JSON
+            or not a model's config, weights whose checksum or content does
+            not match.
         TypeError: the preset holds another class than `expected_class`.
 
     Example:
@@ -177,7 +178,10 @@ def load_preset(preset, expected_class=None):
         config = json.loads(config_path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"corrupt preset config {config_path}: {error}") from error
-    model = keras.saving.deserialize_keras_object(config)
+    try:
+        model = keras.saving.deserialize_keras_object(config)
+    except (TypeError, ValueError, KeyError) as error:
+        raise ValueError(f"corrupt preset config {config_path}: {error}") from error
     if expected_class is not None and not isinstance(model, expected_class):
         raise TypeError(
             f"preset {folder} holds a {type(model).__name__}, not a {expected_class.__name__}; "
