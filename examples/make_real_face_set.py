@@ -56,6 +56,7 @@ LEFT_EYEBROW, RIGHT_EYEBROW, LEFT_EYE, RIGHT_EYE, NOSE, UPPER_LIP, INNER_MOUTH, 
 CROP_SCALE = 2.2
 MIN_FACE_PX = 40
 MESH_INPUT_PX = 384
+DETECTION_SCALES = (1.0, 0.5)
 
 
 def fetch_photos(cache):
@@ -160,23 +161,16 @@ def draw_labels(points, size, connections):
 def face_meshes(image):
     """Both face meshes of every face in a BGR image: `[(attention [478, 2], plain [468, 2])]` in pixels.
 
-    MediaPipe's full-range face detector finds the faces; each face's square
-    (twice its box) is cut, scaled to `MESH_INPUT_PX` and given to both mesh
-    networks, so the small faces of a group photo are treated like portraits.
+    MediaPipe's full-range face detector finds the faces (`face_boxes`); each
+    face's square (twice its box) is cut, scaled to `MESH_INPUT_PX` and given
+    to both mesh networks, so the small faces of a group photo are treated like
+    portraits.
     """
     import mediapipe as mp
 
-    height, width = image.shape[:2]
     rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    with mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.6) as detector:
-        detections = detector.process(rgb).detections or []
     faces = []
-    for detection in detections:
-        box = detection.location_data.relative_bounding_box
-        box_side = max(box.width * width, box.height * height)
-        if box_side < MIN_FACE_PX:
-            continue
-        centre = ((box.xmin + box.width / 2) * width, (box.ymin + box.height / 2) * height)
+    for centre, box_side in face_boxes(rgb):
         window, corner = square_window(rgb, centre, 2 * box_side)
         scale = MESH_INPUT_PX / window.shape[0]
         window = cv2.resize(window, (MESH_INPUT_PX, MESH_INPUT_PX), interpolation=cv2.INTER_AREA)
@@ -191,6 +185,35 @@ def face_meshes(image):
         if len(meshes) == 2:
             faces.append(tuple(meshes))
     return faces
+
+
+def face_boxes(rgb):
+    """`[((x, y) centre, side)]` of the faces MediaPipe's full-range detector finds at full and half size.
+
+    The detector sees a 192x192 copy of the photo, so a group photo's faces are
+    found better at half size and a portrait's at full size; boxes of one face
+    found at both are merged (the more confident one is kept). Faces smaller
+    than `MIN_FACE_PX` are left out.
+    """
+    import mediapipe as mp
+
+    height, width = rgb.shape[:2]
+    found = []  # (score, centre, side)
+    for scale in DETECTION_SCALES:
+        picture = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale != 1 else rgb
+        with mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.6) as detector:
+            detections = detector.process(picture).detections or []
+        for detection in detections:
+            box = detection.location_data.relative_bounding_box
+            side = max(box.width * width, box.height * height)
+            centre = np.array([(box.xmin + box.width / 2) * width, (box.ymin + box.height / 2) * height])
+            if side >= MIN_FACE_PX:
+                found.append((detection.score[0], centre, side))
+    kept = []
+    for _, centre, side in sorted(found, key=lambda face: -face[0]):
+        if all(np.linalg.norm(centre - other) > 0.5 * max(side, other_side) for other, other_side in kept):
+            kept.append((centre, side))
+    return kept
 
 
 def square_window(image, centre, side):
