@@ -2,10 +2,10 @@
 
 `load_parser(path)` turns a saved parser (a preset's name or folder, a
 `.keras` file of any zoo model, a SavedModel folder written by
-`keras_stn_icnn.export`, or an authors' PyTorch checkpoint) into a `LoadedParser`: a function `uint8 [H, W, 3] -> uint8
-[H, W]` that knows what it loaded and, for Keras models, its zoo name
-(`models.zoo`). The evaluation, the command line, `FaceParser` and the
-benchmarks all load through it.
+`keras_stn_icnn.export`, or an authors' PyTorch checkpoint) into a
+`LoadedParser`: a function `uint8 [H, W, 3] -> uint8 [H, W]` that knows what
+it loaded and, for Keras models, its zoo name (`models.zoo`). The evaluation,
+the command line, `FaceParser` and the benchmarks all load through it.
 
 Example:
 >>> parser = load_parser("savedmodels/stn_icnn/1")  # doctest: +SKIP
