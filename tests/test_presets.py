@@ -14,7 +14,7 @@ from keras_stn_icnn.data.synthetic import render_face
 from keras_stn_icnn.inference import FaceParser
 from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES, label_mapping
 from keras_stn_icnn.metrics import confusion_matrix, f1_scores
-from keras_stn_icnn.models import RedNet, STNiCNN, list_presets, load_preset
+from keras_stn_icnn.models import ICNNParser, STNiCNN, list_presets, load_preset
 from keras_stn_icnn.models.loading import load_parser
 from keras_stn_icnn.models.presets import METADATA_FILE, PRESETS_ENVIRONMENT_VARIABLE, WEIGHTS_FILE, preset_folders
 
@@ -25,8 +25,9 @@ PRESET_BUDGET_BYTES = 150 * 1024 * 1024
 
 @pytest.fixture(scope="module")
 def model():
+    """A small zoo parser: the preset machinery is the same for every zoo class (the shipped STN-iCNN is below)."""
     keras.utils.set_random_seed(3)
-    return STNiCNN(canvas_size=256)
+    return ICNNParser(STN_ICNN_CLASS_NAMES, input_size=64, filters=(4, 4, 4, 4), canvas_size=256)
 
 
 @pytest.fixture(scope="module")
@@ -48,13 +49,16 @@ def face(seed=11, side=256):
 def test_round_trip_keeps_the_labels_and_writes_a_servable_savedmodel(model, saved):
     assert sorted(p.name for p in saved.iterdir()) == ["1", "config.json", METADATA_FILE, WEIGHTS_FILE]
     metadata = json.loads((saved / METADATA_FILE).read_text())
-    assert metadata["model_class"] == "STNiCNN"
+    assert metadata["model_class"] == "ICNNParser"
     assert metadata["class_names"] == list(STN_ICNN_CLASS_NAMES)
     assert metadata["training_data"] == "none"
     assert len(metadata["weights_sha256"]) == 64
     image = face()
     expected = model.parse(image)
-    assert (STNiCNN.from_preset(saved).parse(image) == expected).all()
+    loaded = ICNNParser.from_preset(saved)
+    assert (loaded.parse(image) == expected).all()
+    batch = image[np.newaxis].astype(np.float32)
+    np.testing.assert_array_equal(loaded(batch)["probabilities"], model(batch)["probabilities"])  # the same weights
     served = load_parser(saved / "1")
     assert served.kind == "saved_model"
     assert (served(image) == expected).all()
@@ -63,15 +67,15 @@ def test_round_trip_keeps_the_labels_and_writes_a_servable_savedmodel(model, sav
 def test_a_preset_is_found_by_name_in_the_environments_folders(saved, monkeypatch):
     monkeypatch.setenv(PRESETS_ENVIRONMENT_VARIABLE, str(saved.parent))
     assert preset_folders()[0] == saved.parent
-    assert list_presets()["tiny"]["model_class"] == "STNiCNN"
+    assert list_presets()["tiny"]["model_class"] == "ICNNParser"
     loaded = load_parser("tiny")
     assert loaded.kind == "preset"
-    assert loaded.zoo_name == "stn_icnn"
+    assert loaded.zoo_name == "icnn"
 
 
 def test_another_class_and_an_unknown_name_are_refused(saved):
-    with pytest.raises(TypeError, match="holds a STNiCNN, not a RedNet"):
-        RedNet.from_preset(saved)
+    with pytest.raises(TypeError, match="holds a ICNNParser, not a STNiCNN"):
+        STNiCNN.from_preset(saved)
     with pytest.raises(FileNotFoundError, match="no preset 'no_such_preset'"):
         load_preset("no_such_preset")
 
