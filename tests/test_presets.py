@@ -74,7 +74,7 @@ def test_a_preset_is_found_by_name_in_the_environments_folders(saved, monkeypatc
 
 
 def test_another_class_and_an_unknown_name_are_refused(saved):
-    with pytest.raises(TypeError, match="holds a ICNNParser, not a STNiCNN"):
+    with pytest.raises(TypeError, match="holds a model of class ICNNParser, not STNiCNN"):
         STNiCNN.from_preset(saved)
     with pytest.raises(FileNotFoundError, match="no preset 'no_such_preset'"):
         load_preset("no_such_preset")

@@ -184,7 +184,7 @@ def load_preset(preset, expected_class=None):
         raise ValueError(f"corrupt preset config {config_path}: {error}") from error
     if expected_class is not None and not isinstance(model, expected_class):
         raise TypeError(
-            f"preset {folder} holds a {type(model).__name__}, not a {expected_class.__name__}; "
+            f"preset {folder} holds a model of class {type(model).__name__}, not {expected_class.__name__}; "
             f"load it with {type(model).__name__}.from_preset or load_preset"
         )
     try:
