@@ -35,7 +35,7 @@ from keras_stn_icnn.inference.framing import extract_crop, resize_labels
 from keras_stn_icnn.labels import STN_ICNN_PART_NAMES, label_mapping
 from keras_stn_icnn.metrics import PART_IOU_GROUPS, confusion_matrix, iou_scores
 from keras_stn_icnn.ops import crop_centres, frame_offset, theta_from_centres
-from keras_stn_icnn.ops.centroids import class_centroids, part_centres
+from keras_stn_icnn.ops.centroids import label_centroids, part_centres
 
 KEYPOINTS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 BROWS = [STN_ICNN_PART_NAMES.index("eyebrow1"), STN_ICNN_PART_NAMES.index("eyebrow2")]
@@ -58,8 +58,8 @@ def framed(face_parser, image, label):
 
 def label_centres(label):
     """`[6, 2]` `(y, x)` part centres of a label map (STN-iCNN ids), by STN-iCNN's part rule."""
-    centroids, mass = class_centroids(tf.one_hot(tf.constant(label[np.newaxis], tf.int32), 9))
-    return part_centres(centroids, mass, label.shape)[0].numpy()[0]
+    centroids, mass = label_centroids(tf.constant(label), 9)
+    return part_centres(centroids, mass, label.shape)[0].numpy()
 
 
 def eye_frame(keypoints):

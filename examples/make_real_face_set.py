@@ -169,21 +169,25 @@ def face_meshes(image):
     import mediapipe as mp
 
     rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    networks = [
+        mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=refine)
+        for refine in (True, False)
+    ]
     faces = []
     for centre, box_side in face_boxes(rgb):
         window, corner = square_window(rgb, centre, 2 * box_side)
         scale = MESH_INPUT_PX / window.shape[0]
         window = cv2.resize(window, (MESH_INPUT_PX, MESH_INPUT_PX), interpolation=cv2.INTER_AREA)
         meshes = []
-        for refine in (True, False):
-            mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=refine)
-            with mesh:
-                found = mesh.process(window).multi_face_landmarks
+        for network in networks:
+            found = network.process(window).multi_face_landmarks
             if found:
                 points = np.array([(p.x, p.y) for p in found[0].landmark], np.float32) * MESH_INPUT_PX
                 meshes.append(points / scale + corner)
         if len(meshes) == 2:
             faces.append(tuple(meshes))
+    for network in networks:
+        network.close()
     return faces
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_stn_icnn.checks import check_image
-from keras_stn_icnn.models.presets import METADATA_FILE, list_presets, load_preset
+from keras_stn_icnn.models.presets import find_preset, load_preset
 from keras_stn_icnn.models.stn_icnn import STNiCNN
 from keras_stn_icnn.models.zoo import ZOO, zoo_name_of
 
@@ -111,7 +111,7 @@ def load_parser(path, localizer="resnet18"):
     >>> labels = parser(image)  # doctest: +SKIP
     """
     path = Path(path)
-    if (path.is_dir() and (path / METADATA_FILE).is_file()) or (not path.exists() and str(path) in list_presets()):
+    if find_preset(path) is not None:
         model = load_preset(path)
         return LoadedParser(model.parse, "preset", path, model, zoo_name=zoo_name_of(model))
     if not path.exists():

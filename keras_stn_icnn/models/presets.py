@@ -86,6 +86,31 @@ def list_presets():
     return dict(sorted(found.items()))
 
 
+def find_preset(preset):
+    """The folder of a preset given by name or path, or None when `preset` is neither.
+
+    Args:
+        preset: str or path-like: a folder holding `metadata.json`, or (when
+            no folder of that path exists) a bare name looked up in
+            `preset_folders()`.
+
+    Returns:
+        `Path` or None.
+
+    Example:
+    >>> find_preset("no_such_preset") is None
+    True
+    """
+    path = Path(preset)
+    if path.is_dir():
+        return path if (path / METADATA_FILE).is_file() else None
+    if len(path.parts) == 1:
+        for folder in preset_folders():
+            if (folder / path / METADATA_FILE).is_file():
+                return folder / path
+    return None
+
+
 def preset_path(preset):
     """The folder of a preset given by name or path.
 
@@ -104,15 +129,12 @@ def preset_path(preset):
     >>> preset_path("stn_icnn_synthetic").name  # doctest: +SKIP
     'stn_icnn_synthetic'
     """
+    found = find_preset(preset)
+    if found is not None:
+        return found
     path = Path(preset)
     if path.is_dir():
-        if not (path / METADATA_FILE).is_file():
-            raise FileNotFoundError(f"{path} is not a preset folder: it has no {METADATA_FILE}")
-        return path
-    if len(path.parts) == 1:
-        for folder in preset_folders():
-            if (folder / path / METADATA_FILE).is_file():
-                return folder / path
+        raise FileNotFoundError(f"{path} is not a preset folder: it has no {METADATA_FILE}")
     raise FileNotFoundError(
         f"no preset {str(preset)!r}: not a preset folder, nor a preset name in "
         f"{[str(folder) for folder in preset_folders()]}; the presets there are {sorted(list_presets())}"
