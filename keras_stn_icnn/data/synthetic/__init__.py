@@ -8,7 +8,7 @@ Modules:
 
 * `rendering`: `render_face`, how a face is made and the painter's order.
 * `face_parameters`: the random pose and face of a seed.
-* `background`, `head`, `face_parts`, `occlusions`: the painters, back to front.
+* `background`, `head`, `face_parts`, `relief`, `occlusions`: the painters, back to front.
 * `shapes`, `canvas`: the regions painted and the picture and label map painted on.
 * `helen_layout`, `generator`: the files of a set, and `generate_synthetic_helen`.
 * `class_ids`, `sampling`: label ids, random draws (seeds and counts are checked with `keras_stn_icnn.checks`).

@@ -51,6 +51,18 @@ class Canvas:
         if label is not None:
             self.paint_label(shape, label, frame)
 
+    def shade(self, shape, factor, frame="face"):
+        """Multiplies the colours inside `shape` by `factor(u, v) -> [N]` (the label map is left as it is)."""
+        grid = self._grid(shape.box, frame, 2)
+        if grid is None:
+            return
+        window, u, v = grid
+        mask = shape.inside(u, v)
+        if mask.any():
+            weight = factor(u[mask], v[mask])
+            for plane in self.planes[(slice(None), *window)]:
+                plane[mask] *= weight
+
     def paint_label(self, shape, label, frame="face"):
         """Sets the label map to `label` at the pixel centres inside `shape`."""
         grid = self._grid(shape.box, frame, 1)

@@ -87,34 +87,38 @@ def draw_face(rng, pixels_per_unit):
 
     f.eye_y = uniform(rng, -0.12, 0.02)
     f.eye_dx = uniform(rng, 0.26, 0.33)
-    f.eye_half_width = uniform(rng, 0.11, 0.15)
-    openness = uniform(rng, 0.3, 0.5) if rng.uniform() < 0.85 else uniform(rng, 0.08, 0.18)
+    f.eye_half_width = f.eye_dx * uniform(rng, 0.46, 0.6)  # the eyes' inner corners 0.8-1.1 eye widths apart
+    openness = uniform(rng, 0.24, 0.4) if rng.uniform() < 0.85 else uniform(rng, 0.07, 0.15)
     f.eye_upper = max(openness * f.eye_half_width, 1.4 * pixel)
     f.eye_lower = max(f.eye_upper * uniform(rng, 0.5, 0.8), 0.8 * pixel)
     f.eye_tilt = math.radians(uniform(rng, -4, 10))
     f.iris = _IRIS_COLOURS[rng.integers(len(_IRIS_COLOURS))] * rng.uniform(0.85, 1.15)
     f.gaze = (uniform(rng, -0.35, 0.35), uniform(rng, -0.2, 0.2))
-    f.sclera = np.array([238, 234, 228], np.float32) * rng.uniform(0.78, 1.0)
+    f.sclera = np.array([238, 234, 228], np.float32) * rng.uniform(0.62, 0.95)
+    f.iris_size = uniform(rng, 0.45, 0.62)  # iris radius / eye half width
+    f.lash = uniform(rng, 0.3, 0.65)  # the lash line's depth / the upper lid's height
 
-    f.brow_gap = uniform(rng, 0.16, 0.25)
     f.brow_dx = f.eye_dx + uniform(rng, -0.01, 0.04)
-    f.brow_half_length = uniform(rng, 0.14, 0.21)
-    f.brow_thickness = max(uniform(rng, 0.03, 0.07), 2.5 * pixel)
+    f.brow_half_length = uniform(rng, 0.18, 0.27)
+    f.brow_thickness = max(uniform(rng, 0.04, 0.09), 2.5 * pixel)
+    f.brow_gap = f.eye_upper + 0.5 * f.brow_thickness + uniform(rng, 0.02, 0.07)  # brow centre above the eye's
     f.brow_arch = uniform(rng, 0.0, 0.06)
     f.brow_slope = uniform(rng, -0.04, 0.04)
     f.brow_taper = uniform(rng, 0.2, 0.8)
     f.brow_alpha = uniform(rng, 0.6, 0.95)
+    f.brow_strands = uniform(rng, 0.15, 0.45)  # how much the hairs' pattern varies the brow's cover
+    f.brow_strand_angle = uniform(rng, 0.3, 0.9)  # how steeply the hairs lie (radians from the brow's line)
 
     f.nose_top = f.eye_y + uniform(rng, -0.02, 0.05)
     f.nose_tip = uniform(rng, 0.28, 0.42)
-    f.nose_bridge = max(uniform(rng, 0.035, 0.07), 1.5 * pixel)
-    f.nose_wing = uniform(rng, 0.11, 0.17)
+    f.nose_bridge = max(uniform(rng, 0.04, 0.075), 1.5 * pixel)
+    f.nose_wing = uniform(rng, 0.15, 0.22)
     f.nose_ball = uniform(rng, 0.07, 0.11)
     f.nose_gamma = uniform(rng, 1.5, 3.0)
     f.nose_contrast = uniform(rng, 0.03, 0.12)
 
     f.mouth_y = min(f.nose_tip + uniform(rng, 0.17, 0.26), 0.66)
-    f.mouth_half_width = uniform(rng, 0.19, 0.28)
+    f.mouth_half_width = uniform(rng, 0.22, 0.3)
     f.mouth_tilt = math.radians(uniform(rng, -3, 3))
     f.smile = uniform(rng, -0.03, 0.06)
     f.upper_lip = max(uniform(rng, 0.035, 0.075), 1.5 * pixel)

@@ -16,6 +16,8 @@ from keras_stn_icnn.data.synthetic.face_parameters import shaded, skin_shading
 from keras_stn_icnn.data.synthetic.sampling import uniform
 from keras_stn_icnn.data.synthetic.shapes import Shape, band, ellipse, local_box, rotate
 
+_BROW_HAIR_FREQUENCY = 180.0  # radians per face unit across the brow's hairs: one hair every ~2 px
+
 
 def paint_eyebrows(canvas, face):
     """Both eyebrows, labelled left and right as the picture shows them."""
@@ -41,7 +43,10 @@ def _paint_eyebrow(canvas, face, side, label):
 
     def alpha(u, v):
         t, d = band(u, v)
-        return face.brow_alpha * (1 - 0.45 * d * d) * (1 - 0.3 * np.clip(t, 0, 1))
+        along, across = t * length, side * (v - cv)
+        hairs = np.sin(_BROW_HAIR_FREQUENCY * (along * np.sin(face.brow_strand_angle) + across))
+        cover = (1 - face.brow_strands) + face.brow_strands * hairs * hairs
+        return face.brow_alpha * cover * np.sqrt(1 - d * d) * (1 - 0.3 * np.clip(t, 0, 1))
 
     box = (cu - length, cv - face.brow_arch - 0.1, cu + length, cv + 0.1)
     canvas.paint(Shape(inside, box), face.brow, label, alpha=alpha)
@@ -77,14 +82,14 @@ def _paint_eye(canvas, face, side, label):
 
     def lash_line(u, v):
         t, y = local(u, v)
-        return y <= upper_lid(t) + 0.35 * upper * (1 - 0.5 * t * t)
+        return y <= upper_lid(t) + face.lash * upper * (1 - 0.5 * t * t)
 
     box = local_box(cu, cv, -a, -1.2 * upper, a, lower, angle)
     crease_box = local_box(cu, cv, -a, -1.35 * upper - 0.03, a, 0, angle)
     canvas.paint(Shape(crease, crease_box), shaded(face.skin, skin_shading(face), 0.8), alpha=0.55)
     eye = Shape(opening, box)
     canvas.paint(eye, face.sclera, label)
-    iris_radius = 0.42 * a
+    iris_radius = face.iris_size * a
     iris_u, iris_v = cu + face.gaze[0] * a * 0.5, cv + face.gaze[1] * upper
     iris = eye & ellipse(iris_u, iris_v, iris_radius, iris_radius)
     canvas.paint(iris, _iris_colour(face.iris, iris_u, iris_v, iris_radius))
@@ -92,7 +97,7 @@ def _paint_eye(canvas, face, side, label):
     canvas.paint(eye & ellipse(iris_u, iris_v, pupil, pupil), (14, 12, 12))
     glint = 0.18 * iris_radius
     canvas.paint(eye & ellipse(iris_u + 0.3 * iris_radius, iris_v - 0.35 * iris_radius, glint, glint), (250, 250, 250))
-    canvas.paint(eye & Shape(lash_line, box), face.hair * 0.3 + 8)
+    canvas.paint(eye & Shape(lash_line, box), face.hair * 0.2 + 5)
 
 
 def _iris_colour(colour, cu, cv, radius):

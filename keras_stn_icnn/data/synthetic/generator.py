@@ -11,7 +11,7 @@ from keras_stn_icnn.checks import check_int
 from keras_stn_icnn.data.synthetic.helen_layout import MANIFEST_NAME, SPLIT_FILES, write_set
 from keras_stn_icnn.data.synthetic.rendering import check_seed
 
-GENERATOR_VERSION = 3  # 3: one photo size and one face scale (2: 250-800 px photos, face scale with the photo)
+GENERATOR_VERSION = 4  # 4: the face's relief and texture, hair-like brows, human proportions; 3: one photo size
 """Changes whenever the same seed would give different files."""
 
 

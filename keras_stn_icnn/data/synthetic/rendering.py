@@ -31,20 +31,25 @@ Painter's order (back to front) and label of each layer:
 5. face skin (superellipse / egg outline, shaded darker towards the edges)
    -> 1 face skin; skin make-up such as blush and eyelid creases stays 1.
 6. hair on the scalp down to the hairline, sideburns -> 10 hair.
-7. eyebrows -> 2 left_eyebrow, 3 right_eyebrow.
+7. eyebrows, with hair-like strands and soft edges -> 2 left_eyebrow,
+   3 right_eyebrow.
 8. eyes: the whole eye opening (sclera, iris, pupil, lash line)
    -> 4 left_eye, 5 right_eye.
 9. nose (a rounded region from the bridge to the tip, nostrils included,
    coloured close to the skin) -> 6 nose.
 10. mouth -> 7 upper_lip, 8 inner_mouth (only when the mouth is open; teeth
     and tongue included), 9 lower_lip.
-11. fringe (bangs) and locks over the cheeks -> 10 hair; a fringe may hide
+11. the face's relief under a key light and its skin texture (`relief`):
+    shadowed eye sockets, nose flanks, shadows under the nose and the lower
+    lip, highlights, blotches; the face's colours are multiplied, its labels
+    stay.
+12. fringe (bangs) and locks over the cheeks -> 10 hair; a fringe may hide
     part or all of one or both eyebrows.
-12. glasses: tinted lenses change the picture only (the parts stay visible
+13. glasses: tinted lenses change the picture only (the parts stay visible
     and keep their labels); frame pixels inside the face outline become
     1 face skin whatever was under them, frame pixels outside it keep the
     label under them (hair or background).
-13. an occluder (hand, microphone, rectangle or ellipse) -> 0 background;
+14. an occluder (hand, microphone, rectangle or ellipse) -> 0 background;
     it comes in from the left, right or below and stops before the face's
     middle, so part of the nose and of the lips always stays visible.
 
@@ -65,6 +70,7 @@ from keras_stn_icnn.data.synthetic.face_parameters import draw_face, draw_pose
 from keras_stn_icnn.data.synthetic.face_parts import paint_eyebrows, paint_eyes, paint_mouth, paint_nose
 from keras_stn_icnn.data.synthetic.head import paint_body, paint_head
 from keras_stn_icnn.data.synthetic.occlusions import OCCLUDER_KINDS, paint_front_hair, paint_glasses, paint_occluder
+from keras_stn_icnn.data.synthetic.relief import paint_relief
 from keras_stn_icnn.data.synthetic.sampling import pick, uniform
 
 PHOTO_SIZE = 512  # every photo is PHOTO_SIZE x PHOTO_SIZE, as in the authors' CelebAMask-HQ preprocessing
@@ -124,6 +130,7 @@ def render_face_jpeg(seed):
     paint_eyes(canvas, face)
     paint_nose(canvas, rng, face)
     paint_mouth(canvas, rng, face)
+    paint_relief(canvas, rng, face)
     brow_pixels = _count_brow_pixels(canvas.label)
     paint_front_hair(canvas, rng, face)
     covered = _count_brow_pixels(canvas.label) < brow_pixels
