@@ -61,10 +61,31 @@ def test_whole_pixels_floors_the_soft_centres_onto_the_canvas_grid():
     np.testing.assert_allclose(snapped, np.floor(soft + 1e-3), atol=1e-3)
 
 
+def test_faint_probability_spread_over_the_map_does_not_pull_the_crops():
+    """A part the mask is sure of, plus a faint haze of it over the whole map (what a stage 1 trained on
+    synthetic faces gives on real photos): its confident pixels alone place the crop.
+
+    The eye is a 6x6 block at p = 0.9 near the map's corner; the haze adds p = 0.02 on the other 16,348
+    cells, a mass of 327 against the block's 32: the soft centroid moves most of the way to the map's
+    centre, the confident one stays on the block.
+    """
+    probabilities = np.zeros([1, 128, 128, 9], np.float32)
+    probabilities[..., 0] = 1.0
+    probabilities[0, :, :, 3] = 0.02
+    probabilities[0, 20:26, 20:26, 3] = 0.9
+    probabilities[..., 0] -= probabilities[..., 3]
+    block = crop_centres(CentroidLocalizer(min_probability=0.5)(probabilities), (1024, 1024))[0, 2].numpy()
+    hazy = crop_centres(CentroidLocalizer(min_probability=0.0)(probabilities), (1024, 1024))[0, 2].numpy()
+    expected = 256 + 22.5 * 511 / 127  # the block's centre on the 512 px photo, centred on the canvas
+    assert np.abs(block - np.floor(expected)).max() <= 1.0
+    assert np.abs(hazy - expected).min() > 100.0
+
+
 def test_an_stn_icnn_with_it_has_no_localizer_weights_and_round_trips(tmp_path):
     model = STNiCNN(localizer="centroid", window=41, canvas_size=256)
     assert model.get_layer("localizer").trainable_weights == []
     assert model.get_layer("localizer").get_config()["canvas_size"] == 256
+    assert model.get_layer("localizer").get_config()["min_probability"] == 0.5
     images = np.random.default_rng(0).uniform(0, 255, (1, 200, 180, 3)).astype("float32")
     path = tmp_path / "centroid.keras"
     model.save(path)
@@ -80,6 +101,8 @@ def test_an_stn_icnn_with_it_has_no_localizer_weights_and_round_trips(tmp_path):
         ({"frame_size": 2048}, "frame_size <= canvas_size"),
         ({"window": 80}, "window must be odd"),
         ({"min_mass": 0.0}, "min_mass must be positive"),
+        ({"min_probability": 1.0}, r"min_probability must lie in \[0, 1\)"),
+        ({"min_probability": -0.1}, r"min_probability must lie in \[0, 1\)"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, match):

@@ -18,7 +18,8 @@ class CentroidLocalizer(keras.layers.Layer):
 
     The iCNN baseline's cropper (`layers.CentroidTheta`) made soft: each
     class's centroid is the mean pixel position weighted by its softmax
-    probability (`ops.centroids.class_centroids`), the parts' centres follow
+    probability (`ops.centroids.class_centroids`) over the pixels where that
+    probability exceeds `min_probability`, the parts' centres follow
     the ground truth's rule (`ops.centroids.part_centres`: the mouth is the
     mean of its classes, a missing part is filled from its partner or the
     inner face), and the centres become thetas exactly as the ground-truth
@@ -45,6 +46,14 @@ class CentroidLocalizer(keras.layers.Layer):
         window: odd int, the crop side. Defaults to 81.
         min_mass: float, summed probability a class needs to count as
             present. Defaults to 1.
+        min_probability: float in [0, 1), a pixel counts towards a class's
+            centroid only where the class is more likely than this. On real
+            photographs a stage 1 trained on synthetic faces leaves a little
+            probability of each part all over the 128x128 map, and summed
+            that mass outweighs the part itself: soft centroids over every
+            pixel (0) pulled crops off their parts, the confident pixels
+            alone (0.5) did not, and placed the synthetic faces' crops as
+            well (`docs/real_photos.md`). Defaults to 0.5.
         whole_pixels: bool, floor the crop centres to whole canvas pixels
             in the forward pass, as the ground-truth thetas the part models
             are trained on are, with the identity as their gradient
@@ -77,6 +86,7 @@ class CentroidLocalizer(keras.layers.Layer):
         canvas_size=1024,
         window=81,
         min_mass=1.0,
+        min_probability=0.5,
         whole_pixels=True,
         **kwargs,
     ):
@@ -92,12 +102,15 @@ class CentroidLocalizer(keras.layers.Layer):
             raise ValueError(f"window must be odd, got {window!r}")
         if not float(min_mass) > 0:
             raise ValueError(f"min_mass must be positive, got {min_mass!r}")
+        if not 0.0 <= float(min_probability) < 1.0:
+            raise ValueError(f"min_probability must lie in [0, 1), got {min_probability!r}")
         self.num_mask_channels = NUM_MASK_CHANNELS
         self.num_parts = len(STN_ICNN_PART_CLASSES)
         self.frame_size = int(frame_size)
         self.canvas_size = int(canvas_size)
         self.window = int(window)
         self.min_mass = float(min_mass)
+        self.min_probability = float(min_probability)
         self.whole_pixels = bool(whole_pixels)
 
     def build(self, probabilities_shape):
@@ -108,6 +121,8 @@ class CentroidLocalizer(keras.layers.Layer):
 
     def call(self, probabilities):
         probabilities = tf.cast(probabilities, tf.float32)
+        if self.min_probability > 0:
+            probabilities = probabilities * tf.cast(probabilities > self.min_probability, tf.float32)
         centroids, mass = class_centroids(probabilities)  # [B, 9, 2] on the mask grid
         map_size = tf.cast(tf.shape(probabilities)[1:3], tf.float32)
         centres, _ = part_centres(centroids, mass, (map_size[0], map_size[1]), min_mass=self.min_mass)
@@ -130,5 +145,6 @@ class CentroidLocalizer(keras.layers.Layer):
             "canvas_size": self.canvas_size,
             "window": self.window,
             "min_mass": self.min_mass,
+            "min_probability": self.min_probability,
             "whole_pixels": self.whole_pixels,
         }
