@@ -400,20 +400,11 @@ def test_relief_shades_the_face_and_leaves_the_labels():
     paint_relief(canvas, rng, face)
     ratio = canvas.downsampled().mean(axis=0) / before.mean(axis=0)
     assert (canvas.label == label).all()
-    outside = ~face_outline(face, grow=1.03).inside(*_face_frame_of_pixels(pose))  # clear of edge pixels
+    ys, xs = np.mgrid[0:PHOTO_SIZE, 0:PHOTO_SIZE] + 0.5  # pixel centres
+    u, v = np.tensordot(canvas.image_to_face, np.stack([xs, ys, np.ones_like(xs)]), axes=1).astype(np.float32)
+    outside = ~face_outline(face, grow=1.03).inside(u, v)  # clear of edge pixels
     assert np.allclose(ratio[outside], 1.0)
     under_nose = pose.face_to_image @ np.array([1.3 * face.yaw_shift, face.nose_tip + 0.03, 1.0])
     x, y = np.round(under_nose).astype(int)
     assert ratio[y - 1 : y + 2, x - 1 : x + 2].mean() < 0.95  # the shadow under the nose
-    assert (
-        ratio[face_outline(face).inside(*_face_frame_of_pixels(pose))].std() > 0.02
-    )  # relief and texture, not one flat factor
-
-
-def _face_frame_of_pixels(pose):
-    """(u, v) of every pixel centre of a PHOTO_SIZE picture in the face frame of `pose`."""
-    inverse = np.linalg.inv(pose.face_to_image[:, :2])
-    ys, xs = np.mgrid[0:PHOTO_SIZE, 0:PHOTO_SIZE] + 0.5
-    points = np.stack([xs - pose.face_to_image[0, 2], ys - pose.face_to_image[1, 2]])
-    u, v = np.tensordot(inverse, points, axes=1)
-    return u.astype(np.float32), v.astype(np.float32)
+    assert ratio[face_outline(face).inside(u, v)].std() > 0.02  # relief and texture, not one flat factor

@@ -30,38 +30,43 @@ class Canvas:
         `alpha` is a number or `f(u, v) -> [N]`; `label`, if given, is painted
         into the label map inside `shape`.
         """
-        grid = self._grid(shape.box, frame, 2)
-        if grid is not None:
-            window, u, v = grid
-            mask = shape.inside(u, v)
-            if mask.any():
-                planes = self.planes[(slice(None), *window)]
-                if alpha is None and not callable(colour):
-                    for plane, value in zip(planes, colour):
-                        np.copyto(plane, value, where=mask)
-                else:
-                    u, v = u[mask], v[mask]
-                    values = colour(u, v) if callable(colour) else np.broadcast_to(colour, (len(u), 3))
-                    weight = alpha(u, v) if callable(alpha) else alpha
-                    for channel, plane in enumerate(planes):
-                        if alpha is None:
-                            plane[mask] = values[:, channel]
-                        else:
-                            plane[mask] = plane[mask] * (1 - weight) + values[:, channel] * weight
+        inside = self._inside(shape, frame)
+        if inside is not None:
+            planes, mask, u, v = inside
+            if alpha is None and not callable(colour):
+                for plane, value in zip(planes, colour):
+                    np.copyto(plane, value, where=mask)
+            else:
+                u, v = u[mask], v[mask]
+                values = colour(u, v) if callable(colour) else np.broadcast_to(colour, (len(u), 3))
+                weight = alpha(u, v) if callable(alpha) else alpha
+                for channel, plane in enumerate(planes):
+                    if alpha is None:
+                        plane[mask] = values[:, channel]
+                    else:
+                        plane[mask] = plane[mask] * (1 - weight) + values[:, channel] * weight
         if label is not None:
             self.paint_label(shape, label, frame)
 
     def shade(self, shape, factor, frame="face"):
         """Multiplies the colours inside `shape` by `factor(u, v) -> [N]` (the label map is left as it is)."""
+        inside = self._inside(shape, frame)
+        if inside is not None:
+            planes, mask, u, v = inside
+            weight = factor(u[mask], v[mask])
+            for plane in planes:
+                plane[mask] *= weight
+
+    def _inside(self, shape, frame):
+        """(colour planes of the window, mask, u, v) of the 2x pixels inside `shape`, or None if there are none."""
         grid = self._grid(shape.box, frame, 2)
         if grid is None:
-            return
+            return None
         window, u, v = grid
         mask = shape.inside(u, v)
-        if mask.any():
-            weight = factor(u[mask], v[mask])
-            for plane in self.planes[(slice(None), *window)]:
-                plane[mask] *= weight
+        if not mask.any():
+            return None
+        return self.planes[(slice(None), *window)], mask, u, v
 
     def paint_label(self, shape, label, frame="face"):
         """Sets the label map to `label` at the pixel centres inside `shape`."""

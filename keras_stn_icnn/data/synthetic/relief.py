@@ -51,13 +51,12 @@ def _relief(rng, face):
     nose_u = 1.3 * face.yaw_shift
     mouth_u = 1.1 * face.yaw_shift
     lower_lip_v = face.mouth_y + face.gap_lower + face.lower_lip
-    eye_u = face.eye_dx
     socket_ru, socket_rv = 1.25 * face.eye_half_width, 0.5 * (face.brow_gap + face.eye_upper) + 0.02
 
     def relief(u, v):
         dark = np.zeros_like(u)
         for side in (-1, 1):
-            centre_u = side * eye_u + face.yaw_shift - side * 0.03
+            centre_u = side * face.eye_dx + face.yaw_shift - side * 0.03
             # The socket: in shadow under the brow ridge, deeper on the side away from the light.
             depth = socket * (1 + 0.35 * side * -light)
             dark += depth * _bump(u, v, centre_u, face.eye_y - 0.4 * face.brow_gap, socket_ru, socket_rv)
@@ -90,11 +89,11 @@ def _skin_texture(rng):
     phases = rng.uniform(0, 2 * math.pi, TEXTURE_WAVES)
     ku = (frequencies * np.cos(angles)).astype(np.float32)
     kv = (frequencies * np.sin(angles)).astype(np.float32)
-    weights = (strength * math.sqrt(2.0 / TEXTURE_WAVES)) * np.ones(TEXTURE_WAVES, np.float32)
+    weight = np.float32(strength * math.sqrt(2.0 / TEXTURE_WAVES))  # the sum's standard deviation: `strength`
 
     def texture(u, v):
         total = np.ones_like(u)
-        for a, b, phase, weight in zip(ku, kv, phases, weights):
+        for a, b, phase in zip(ku, kv, phases):
             total += weight * np.sin(a * u + b * v + phase)
         return total
 

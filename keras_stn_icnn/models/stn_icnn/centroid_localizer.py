@@ -121,8 +121,7 @@ class CentroidLocalizer(keras.layers.Layer):
 
     def call(self, probabilities):
         probabilities = tf.cast(probabilities, tf.float32)
-        if self.min_probability > 0:
-            probabilities = probabilities * tf.cast(probabilities > self.min_probability, tf.float32)
+        probabilities = probabilities * tf.cast(probabilities > self.min_probability, tf.float32)
         centroids, mass = class_centroids(probabilities)  # [B, 9, 2] on the mask grid
         map_size = tf.cast(tf.shape(probabilities)[1:3], tf.float32)
         centres, _ = part_centres(centroids, mass, (map_size[0], map_size[1]), min_mass=self.min_mass)
