@@ -73,6 +73,41 @@ def class_centroids(probabilities):
     return _divide_or_centre(sums, mass, _frame_centre(shape[-3], shape[-2])), mass
 
 
+def densest_window_masks(weights, size):
+    """For each channel, 1 inside the `size` x `size` square that holds most of its weight, 0 elsewhere.
+
+    The square is centred on the cell where a box sum of the channel peaks
+    (zeros beyond the map's edges; the first such cell on ties). The masks
+    carry no gradient.
+
+    Args:
+        weights: float tensor `[B, H, W, C]` of non-negative weights.
+        size: odd int, the side of the square in cells.
+
+    Returns:
+        float32 tensor `[B, H, W, C]` of 0 and 1.
+
+    Example:
+    >>> weights = np.zeros([1, 1, 9, 1], np.float32)
+    >>> weights[0, 0, [0, 5, 6, 7], 0] = [0.5, 0.2, 0.3, 0.2]  # a spike, and a wider blob of more weight
+    >>> densest_window_masks(weights, 3)[0, 0, :, 0].numpy().tolist()
+    [0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0]
+    """
+    if int(size) % 2 != 1:
+        raise ValueError(f"the square's side must be odd, got {size!r}")
+    half = int(size) // 2
+    weights = tf.stop_gradient(tf.cast(weights, tf.float32))
+    shape = tf.shape(weights)
+    padded = tf.pad(weights, [[0, 0], [half, half], [half, half], [0, 0]])
+    box_sums = tf.nn.avg_pool2d(padded, int(size), 1, "VALID")  # [B, H, W, C], each cell's square
+    flat = tf.reshape(tf.transpose(box_sums, [0, 3, 1, 2]), [shape[0], shape[3], shape[1] * shape[2]])
+    peak = tf.argmax(flat, axis=-1, output_type=tf.int32)  # [B, C]
+    peak_rows, peak_cols = peak // shape[2], peak % shape[2]
+    near_rows = tf.abs(tf.range(shape[1])[tf.newaxis, :, tf.newaxis] - peak_rows[:, tf.newaxis, :]) <= half
+    near_cols = tf.abs(tf.range(shape[2])[tf.newaxis, :, tf.newaxis] - peak_cols[:, tf.newaxis, :]) <= half
+    return tf.cast(near_rows[:, :, tf.newaxis, :] & near_cols[:, tf.newaxis, :, :], tf.float32)
+
+
 def label_centroids(label, num_classes):
     """`class_centroids` of a hard label map, without building its one-hot form.
 

@@ -1,10 +1,12 @@
 """A localizer with nothing to learn: part thetas from the soft centroids of the stage-1 probabilities."""
 
+import math
+
 import keras
 import tensorflow as tf
 
 from keras_stn_icnn.ops import theta_from_centres
-from keras_stn_icnn.ops.centroids import STN_ICNN_PART_CLASSES, class_centroids, part_centres
+from keras_stn_icnn.ops.centroids import STN_ICNN_PART_CLASSES, class_centroids, densest_window_masks, part_centres
 
 NUM_MASK_CHANNELS = 1 + max(max(classes) for classes in STN_ICNN_PART_CLASSES)
 
@@ -18,8 +20,10 @@ class CentroidLocalizer(keras.layers.Layer):
 
     The iCNN baseline's cropper (`layers.CentroidTheta`) made soft: each
     class's centroid is the mean pixel position weighted by its softmax
-    probability (`ops.centroids.class_centroids`) over the pixels where that
-    probability exceeds `min_probability`, the parts' centres follow
+    probability (`ops.centroids.class_centroids`) inside the crop-sized
+    square of the mask that holds most of its part's probability
+    (`ops.centroids.densest_window_masks`; the mouth's three classes search
+    together), the parts' centres follow
     the ground truth's rule (`ops.centroids.part_centres`: the mouth is the
     mean of its classes, a missing part is filled from its partner or the
     inner face), and the centres become thetas exactly as the ground-truth
@@ -46,14 +50,15 @@ class CentroidLocalizer(keras.layers.Layer):
         window: odd int, the crop side. Defaults to 81.
         min_mass: float, summed probability a class needs to count as
             present. Defaults to 1.
-        min_probability: float in [0, 1), a pixel counts towards a class's
-            centroid only where the class is more likely than this. On real
-            photographs a stage 1 trained on synthetic faces leaves a little
-            probability of each part all over the 128x128 map, and summed
-            that mass outweighs the part itself: soft centroids over every
-            pixel (0) pulled crops off their parts, the confident pixels
-            alone (0.5) did not, and placed the synthetic faces' crops as
-            well (`docs/real_photos.md`). Defaults to 0.5.
+        densest_window: bool, take each class's centroid inside the square
+            of the mask, as large as a crop (`window` photo pixels), that
+            holds most of its part's probability. On real photographs a stage 1
+            trained on synthetic faces leaves a little probability of each
+            part all over the 128x128 map, and blobs of it on things that
+            look like parts (a cap's badge): summed over the whole map they
+            pull a centroid off its part. Inside the densest crop-sized
+            square they cannot, and faint parts (brows) still count
+            (`docs/real_photos.md`). Defaults to True.
         whole_pixels: bool, floor the crop centres to whole canvas pixels
             in the forward pass, as the ground-truth thetas the part models
             are trained on are, with the identity as their gradient
@@ -86,7 +91,7 @@ class CentroidLocalizer(keras.layers.Layer):
         canvas_size=1024,
         window=81,
         min_mass=1.0,
-        min_probability=0.5,
+        densest_window=True,
         whole_pixels=True,
         **kwargs,
     ):
@@ -102,15 +107,13 @@ class CentroidLocalizer(keras.layers.Layer):
             raise ValueError(f"window must be odd, got {window!r}")
         if not float(min_mass) > 0:
             raise ValueError(f"min_mass must be positive, got {min_mass!r}")
-        if not 0.0 <= float(min_probability) < 1.0:
-            raise ValueError(f"min_probability must lie in [0, 1), got {min_probability!r}")
         self.num_mask_channels = NUM_MASK_CHANNELS
         self.num_parts = len(STN_ICNN_PART_CLASSES)
         self.frame_size = int(frame_size)
         self.canvas_size = int(canvas_size)
         self.window = int(window)
         self.min_mass = float(min_mass)
-        self.min_probability = float(min_probability)
+        self.densest_window = bool(densest_window)
         self.whole_pixels = bool(whole_pixels)
 
     def build(self, probabilities_shape):
@@ -118,10 +121,31 @@ class CentroidLocalizer(keras.layers.Layer):
             raise ValueError(
                 f"probabilities must be [B, h, w, {NUM_MASK_CHANNELS}], got shape {tuple(probabilities_shape)}"
             )
+        if self.densest_window and None in tuple(probabilities_shape[1:3]):
+            raise ValueError(
+                f"densest_window needs the mask's height and width when the layer is built, got shape "
+                f"{tuple(probabilities_shape)}"
+            )
+
+    def _search_side(self, map_side):
+        """The crop's side in mask cells (corners aligned), rounded up to an odd number."""
+        side = math.ceil(self.window * (map_side - 1) / (self.frame_size - 1))
+        return side + 1 - side % 2
+
+    def _keep_densest_windows(self, probabilities):
+        """Each part's classes, zero outside the crop-sized square that holds most of the part's probability."""
+        parts = [tf.add_n([probabilities[..., channel] for channel in classes]) for classes in STN_ICNN_PART_CLASSES]
+        masks = densest_window_masks(tf.stack(parts, axis=-1), self._search_side(max(probabilities.shape[1:3])))
+        channel_masks = [tf.ones_like(masks[..., 0])] * NUM_MASK_CHANNELS  # the background keeps every pixel
+        for part, classes in enumerate(STN_ICNN_PART_CLASSES):
+            for channel in classes:
+                channel_masks[channel] = masks[..., part]
+        return probabilities * tf.stack(channel_masks, axis=-1)
 
     def call(self, probabilities):
         probabilities = tf.cast(probabilities, tf.float32)
-        probabilities = probabilities * tf.cast(probabilities > self.min_probability, tf.float32)
+        if self.densest_window:
+            probabilities = self._keep_densest_windows(probabilities)
         centroids, mass = class_centroids(probabilities)  # [B, 9, 2] on the mask grid
         map_size = tf.cast(tf.shape(probabilities)[1:3], tf.float32)
         centres, _ = part_centres(centroids, mass, (map_size[0], map_size[1]), min_mass=self.min_mass)
@@ -144,6 +168,6 @@ class CentroidLocalizer(keras.layers.Layer):
             "canvas_size": self.canvas_size,
             "window": self.window,
             "min_mass": self.min_mass,
-            "min_probability": self.min_probability,
+            "densest_window": self.densest_window,
             "whole_pixels": self.whole_pixels,
         }
