@@ -41,6 +41,31 @@ from keras_stn_icnn.train import (
 from keras_stn_icnn.train.single_pass_trainer import build_single_pass, held_out_label_maps
 
 
+class PhaseClock:
+    """Wall-clock seconds a job spends per phase (data, each stage, evaluation, saving, export).
+
+    Example:
+    >>> clock = PhaseClock()
+    >>> clock.lap("data")
+    >>> list(clock.seconds)
+    ['data']
+    """
+
+    def __init__(self):
+        self.seconds = {}
+        self._last = time.perf_counter()
+
+    def lap(self, phase):
+        """Adds the time since the previous lap (or the clock's start) to `phase`."""
+        now = time.perf_counter()
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + now - self._last
+        self._last = now
+
+    def total(self):
+        """Seconds since the clock started, up to the last lap."""
+        return sum(self.seconds.values())
+
+
 def build_argument_parser(dataset):
     """Command-line arguments of a training job.
 
@@ -209,7 +234,7 @@ def _reader(args, dataset, schema="stn_icnn"):
     return HelenReader(args.data_dir, schema=schema), dataset
 
 
-def _evaluate(name, parse, reader, results):
+def _evaluate(name, parse, reader, results, clock):
     print(f"\n=== {name} on the test split ===")
     result = evaluate_parser(parse, reader.dataset("test"), total=len(reader.examples("test")))
     print(result.report())
@@ -218,6 +243,7 @@ def _evaluate(name, parse, reader, results):
         "class_scores": result.class_scores,
         "num_images": result.num_images,
     }
+    clock.lap("evaluation")
 
 
 def _throughput(run_dir, stages):
@@ -250,7 +276,7 @@ def run_training_job(argv=None, dataset="helen"):
     Example:
     >>> run_training_job(["--model", "icnn_baseline"])  # doctest: +SKIP
     """
-    start = time.perf_counter()
+    clock = PhaseClock()
     parser = build_argument_parser(dataset)
     args = parser.parse_args(argv)
     verbose = args.verbose if args.verbose == "auto" else int(args.verbose)
@@ -269,6 +295,7 @@ def run_training_job(argv=None, dataset="helen"):
         reader, data_name = _reader(args, dataset)
     except (ValueError, FileExistsError) as error:
         parser.error(str(error))
+    clock.lap("data")
     if args.deterministic:
         tf.config.experimental.enable_op_determinism()
     settings = schedule if single_pass else recipe
@@ -278,11 +305,12 @@ def run_training_job(argv=None, dataset="helen"):
 
     if single_pass:
         training_reader, _ = _reader(args, dataset, entry.label_schema)
-        return _run_single_pass_job(args, schedule, training_reader, reader, verbose, start)
-    return _run_two_stage_job(args, recipe, reader, verbose, start)
+        clock.lap("data")
+        return _run_single_pass_job(args, schedule, training_reader, reader, verbose, clock)
+    return _run_two_stage_job(args, recipe, reader, verbose, clock)
 
 
-def _run_two_stage_job(args, recipe, reader, verbose, start):
+def _run_two_stage_job(args, recipe, reader, verbose, clock):
     """Trains a two-stage zoo model (`StageTrainer`) through its entry's stages, saving and evaluating its
     `stage_results` on the way and the trained model at the end, then exports it."""
     entry = zoo_entry(args.model)
@@ -304,19 +332,20 @@ def _run_two_stage_job(args, recipe, reader, verbose, start):
     results = {}
     for stage in stages:
         trainer.train(train_split, stages=[stage])
+        clock.lap(stage)
         if args.stop_after is not None:
             continue
         for result in entry.results_after(stage):
             model = result.from_parser(trainer.parser)
-            _save_keras(trainer.chief, model, args.run_dir / f"{result.name}.keras")
+            _save_keras(trainer.chief, model, args.run_dir / f"{result.name}.keras", clock)
             if evaluate:
-                _evaluate(result.name, model.parse, reader, results)
+                _evaluate(result.name, model.parse, reader, results, clock)
     if args.stop_after is not None:
         print(f"stopped after {args.stop_after}, as asked; run again without --stop-after to go on")
         return 0
-    _save_keras(trainer.chief, trainer.parser, args.run_dir / f"{args.model}.keras")
+    _save_keras(trainer.chief, trainer.parser, args.run_dir / f"{args.model}.keras", clock)
     if evaluate:
-        _evaluate(args.model, trainer.parser.parse, reader, results)
+        _evaluate(args.model, trainer.parser.parse, reader, results, clock)
     if not trainer.chief:
         return 0
     summary = {
@@ -327,7 +356,7 @@ def _run_two_stage_job(args, recipe, reader, verbose, start):
         "images_per_second": _throughput(args.run_dir, stages),
         "results": results,
     }
-    return _finish(args, trainer.parser, args.model, summary, start)
+    return _finish(args, trainer.parser, args.model, summary, clock)
 
 
 def single_pass_schedule(args, recipe):
@@ -354,7 +383,7 @@ def single_pass_schedule(args, recipe):
     )
 
 
-def _run_single_pass_job(args, schedule, training_reader, reader, verbose, start):
+def _run_single_pass_job(args, schedule, training_reader, reader, verbose, clock):
     """Trains one single-pass zoo model (`SinglePassTrainer`) in its own classes, scores it in STN-iCNN's, saves
     and exports it."""
     entry = zoo_entry(args.model)
@@ -370,12 +399,13 @@ def _run_single_pass_job(args, schedule, training_reader, reader, verbose, start
     )
     print(f"{trainer.strategy.num_replicas_in_sync} replica(s) with {type(trainer.strategy).__name__}")
     model = trainer.train(training_reader.dataset("train"))
+    clock.lap("training")
     chief = trainer.fit.chief
     results = {}
-    _save_keras(chief, model, args.run_dir / f"{args.model}.keras")
+    _save_keras(chief, model, args.run_dir / f"{args.model}.keras", clock)
     if chief and not args.no_evaluate:
         to_stn_icnn = label_mapping(entry.label_schema, "stn_icnn")
-        _evaluate(args.model, lambda image: to_stn_icnn[model.parse(image)], reader, results)
+        _evaluate(args.model, lambda image: to_stn_icnn[model.parse(image)], reader, results, clock)
     if not chief:
         return 0
     summary = {
@@ -387,15 +417,17 @@ def _run_single_pass_job(args, schedule, training_reader, reader, verbose, start
         "training_seconds": trainer.training_seconds,
         "results": results,
     }
-    return _finish(args, model, args.model, summary, start)
+    return _finish(args, model, args.model, summary, clock)
 
 
-def _finish(args, final, final_name, summary, start):
+def _finish(args, final, final_name, summary, clock):
     """Exports the final model, writes `summary.json` and prints the job's figures."""
     if not args.no_export:
         summary["export"] = str(export_saved_model(final, args.export_dir, model_name=final_name))
         print(f"\nexported {final_name} to {summary['export']}")
-    summary["seconds"] = time.perf_counter() - start
+        clock.lap("export")
+    summary["seconds"] = clock.total()
+    summary["seconds_per_phase"] = dict(clock.seconds)
     _write_json(args.run_dir / "summary.json", summary)
     print(
         "\ntraining images/s per stage (last epoch): "
@@ -406,11 +438,13 @@ def _finish(args, final, final_name, summary, start):
             "overall F1 on the test split: "
             + ", ".join(f"{name} {r['scores']['overall']:.3f}" for name, r in summary["results"].items())
         )
+    print("minutes per phase: " + ", ".join(f"{phase} {seconds / 60:.1f}" for phase, seconds in clock.seconds.items()))
     print(f"job finished in {summary['seconds'] / 60:.1f} min; summary in {args.run_dir / 'summary.json'}")
     return 0
 
 
-def _save_keras(chief, model, path):
+def _save_keras(chief, model, path, clock):
     """Saves a model as a `.keras` file through a temporary file and a rename (chief only)."""
     if chief:
         atomic_write(path, lambda partial: model.save(str(partial)))
+    clock.lap("saving")

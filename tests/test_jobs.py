@@ -79,6 +79,10 @@ def test_the_job_evaluates_three_models_and_exports_after_the_stages(tmp_path, t
     assert summary["recipe"] == json.loads(json.dumps(dataclasses.asdict(TINY_RECIPE)))  # the run's own recipe
     assert summary["results"]["stn_icnn"]["num_images"] == 2
     assert 0.0 <= summary["results"]["stn_icnn"]["scores"]["overall"] <= 1.0
+    phases = summary["seconds_per_phase"]  # the job's time, phase by phase, adds up to its total
+    assert set(phases) == {"data", "stage1", "localizer", "parts", "joint", "saving", "evaluation", "export"}
+    assert abs(sum(phases.values()) - summary["seconds"]) < 1e-6 and min(phases.values()) >= 0.0
+    assert "minutes per phase: data " in out
 
     # The export is the next free version and serves uint8 images of any size with the model's labels.
     export = tmp_path / "saved" / "stn_icnn" / "2"
@@ -164,6 +168,7 @@ def test_the_job_trains_a_single_pass_model_in_one_fit_then_evaluates_saves_and_
     assert summary["model"] == "icnn" and summary["schedule"]["epochs"] == 1
     assert summary["export"] == str(tmp_path / "saved" / "icnn" / "1")
     assert set(summary["images_per_second"]) == {"icnn"}
+    assert set(summary["seconds_per_phase"]) == {"data", "training", "saving", "evaluation", "export"}
 
 
 def test_a_new_two_stage_model_is_one_registry_entry(tmp_path, trained_run, monkeypatch, capsys):
