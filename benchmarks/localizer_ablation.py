@@ -8,7 +8,7 @@ localizer stage's loss (Huber on theta) and prints the mean crop-centre
 error on unseen faces, in canvas pixels (`ops.crop_centres`), every
 `--eval-every` steps.
 
-    python benchmarks/localizer_ablation.py --steps 600 --output docs/localizer_ablation.md
+    python benchmarks/localizer_ablation.py --steps 600   # the table in docs/stage1_ablation.md
 """
 
 import argparse
