@@ -16,8 +16,7 @@ import argparse
 
 from keras_stn_icnn.data.helen import HelenReader
 from keras_stn_icnn.data.pipeline import single_pass_training_pipeline
-from keras_stn_icnn.evaluation import evaluate_parser, synthetic_test_set
-from keras_stn_icnn.labels import label_mapping
+from keras_stn_icnn.evaluation import evaluate_parser, in_stn_icnn_ids, synthetic_test_set
 from keras_stn_icnn.models.zoo import zoo_entry, zoo_names
 from keras_stn_icnn.train.callbacks import batch_norm_layers, recompute_batch_norm_statistics
 from keras_stn_icnn.train.single_pass_trainer import build_single_pass
@@ -40,10 +39,9 @@ def main():
     model.load_weights(args.weights)
     norms = batch_norm_layers(model)
     test = HelenReader(synthetic_test_set(args.test_seed, args.test_num), schema="stn_icnn").dataset("test")
-    to_stn_icnn = label_mapping(schema, "stn_icnn")
 
     def score():
-        return evaluate_parser(lambda image: to_stn_icnn[model.parse(image)], test, progress=False)
+        return evaluate_parser(in_stn_icnn_ids(model.parse, schema), test, progress=False)
 
     before = score()
     batches = single_pass_training_pipeline(

@@ -165,6 +165,30 @@ def evaluate_parser(parse_fn, dataset, num_classes=STN_ICNN_NUM_CLASSES, progres
     return EvaluationResult(confusion, scores, class_scores, count)
 
 
+def in_stn_icnn_ids(parse_fn, schema):
+    """`parse_fn` with its labels mapped from `schema`'s ids to STN-iCNN's, as `evaluate_parser` scores them.
+
+    For a parser trained in another label schema (RNN-G's two-stage parser
+    labels HELEN's 11 classes); its classes without an STN-iCNN counterpart
+    (face skin, hair) become background.
+
+    Args:
+        parse_fn: callable, uint8 `[H, W, 3]` image -> integer `[H, W]` label
+            map in `schema`'s ids (e.g. a single-pass model's `parse`).
+        schema: str, the `labels.SCHEMAS` name of its classes.
+
+    Returns:
+        callable, image -> STN-iCNN label map.
+
+    Example:
+    >>> parse = in_stn_icnn_ids(lambda image: np.full(image.shape[:2], 6), "helen")  # HELEN's nose
+    >>> parse(np.zeros([1, 2, 3], np.uint8)).tolist()  # STN-iCNN's nose
+    [[5, 5]]
+    """
+    to_stn_icnn = label_mapping(schema, "stn_icnn")
+    return lambda image: to_stn_icnn[np.asarray(parse_fn(image))]
+
+
 def _known_length(dataset):
     if isinstance(dataset, tf.data.Dataset):
         cardinality = int(dataset.cardinality())

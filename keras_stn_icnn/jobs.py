@@ -24,10 +24,9 @@ import tensorflow as tf
 from keras_stn_icnn.choices import LEARNING_RATE_SCHEDULES, STN_ICNN_STAGES
 from keras_stn_icnn.data import CelebAMaskHQReader, HelenReader
 from keras_stn_icnn.data.synthetic import generate_synthetic_helen
-from keras_stn_icnn.evaluation import evaluate_parser
+from keras_stn_icnn.evaluation import evaluate_parser, in_stn_icnn_ids
 from keras_stn_icnn.export import export_saved_model
 from keras_stn_icnn.files import atomic_write
-from keras_stn_icnn.labels import label_mapping
 from keras_stn_icnn.models import LOCALIZERS
 from keras_stn_icnn.models.zoo import zoo_entry, zoo_names
 from keras_stn_icnn.train import (
@@ -404,8 +403,7 @@ def _run_single_pass_job(args, schedule, training_reader, reader, verbose, clock
     results = {}
     _save_keras(chief, model, args.run_dir / f"{args.model}.keras", clock)
     if chief and not args.no_evaluate:
-        to_stn_icnn = label_mapping(entry.label_schema, "stn_icnn")
-        _evaluate(args.model, lambda image: to_stn_icnn[model.parse(image)], reader, results, clock)
+        _evaluate(args.model, in_stn_icnn_ids(model.parse, entry.label_schema), reader, results, clock)
     if not chief:
         return 0
     summary = {

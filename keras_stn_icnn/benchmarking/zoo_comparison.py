@@ -34,8 +34,7 @@ import tensorflow as tf
 
 from keras_stn_icnn.benchmarking.flops import count_flops
 from keras_stn_icnn.benchmarking.timing import time_per_item
-from keras_stn_icnn.evaluation import evaluate_parser
-from keras_stn_icnn.labels import label_mapping
+from keras_stn_icnn.evaluation import evaluate_parser, in_stn_icnn_ids
 from keras_stn_icnn.metrics import PAPER_F1_GROUPS
 from keras_stn_icnn.models.zoo import zoo_entry, zoo_names
 from keras_stn_icnn.train import SYNTHETIC_RECIPE, StageTrainer
@@ -149,8 +148,7 @@ def measure_row(name, model, training_seconds, test_dataset, repeats=5, label_sc
     Example:
     >>> row = measure_row("iCNN", model, 240.0, reader.dataset("test"))  # doctest: +SKIP
     """
-    to_stn_icnn = label_mapping(label_schema, "stn_icnn")
-    evaluation = evaluate_parser(lambda image: to_stn_icnn[model.parse(image)], test_dataset, progress=False)
+    evaluation = evaluate_parser(in_stn_icnn_ids(model.parse, label_schema), test_dataset, progress=False)
     face = np.zeros((COST_FACE_SIZE, COST_FACE_SIZE, 3), np.uint8)
     flops = count_flops(
         lambda images: model(images, training=False)["labels"],
