@@ -184,10 +184,10 @@ RECIPES = {
 
 SYNTHETIC_RECIPE = Recipe(
     name="synthetic",
-    stage1=StageSettings(epochs=15, batch_size=4, learning_rate=0.002),
+    stage1=StageSettings(epochs=12, batch_size=4, learning_rate=0.002),
     localizer=StageSettings(epochs=3, batch_size=8, learning_rate=0.0017),
-    parts=StageSettings(epochs=5, batch_size=8, learning_rate=0.002),
-    joint=JointSettings(3, 4, stage1_learning_rate=1e-4, localizer_learning_rate=1e-4, parts_learning_rate=1e-3),
+    parts=StageSettings(epochs=4, batch_size=8, learning_rate=0.002),
+    joint=JointSettings(2, 4, stage1_learning_rate=1e-4, localizer_learning_rate=1e-4, parts_learning_rate=1e-3),
     localizer_network="centroid",
     schedule="warmup_cosine",
     copies=1,
@@ -204,9 +204,11 @@ stages, evaluation, export) fits in 20 minutes on a 2-core CPU. Where it differs
 - no augmentation: the generator makes as many distinct faces as wanted, each already in a random pose,
   lighting, blur, noise and JPEG quality, and the paper's scale range (0.2-1.2) would break the one face
   scale the 81 px window is sized for;
-- stage 1 gets 1,500 steps of 4 (its mask places every crop), the part models 250 steps of 8, end to end
-  300 steps of 4: with 150 and 100 instead, the job took 10.7 minutes and scored 0.858 / 0.854 / 0.862
-  (baseline, STN-iCNN*, STN-iCNN on its test split); with these, on the same stage 1, 0.897 / 0.894 / 0.919;
+- stage 1 gets 1,200 steps of 4 (its mask places every crop), the part models 200 steps of 8, end to end
+  200 steps of 4, sized on the slowest 2-core machine the job has run on in minutes (stage 1 at 13 images/s,
+  the parts at 6-7): there 1,500 / 250 / 300 steps took 20.7 minutes by the job's clock and scored 0.889 /
+  0.894 / 0.917 (baseline, STN-iCNN*, STN-iCNN on its test split), 1,200 / 200 / 300 took 19.5 with 0.888 /
+  0.889 / 0.917 (`docs/results.md`). With 150 part and 100 end-to-end steps the job scored 0.858 / 0.854 / 0.862;
 - end to end, the authors' released variant: only the part models train, on the crops the localizer
   places. With stage 1 trained through the crops too, the paper's loss (targets cropped at the predicted
   theta) pulled the crops off their parts (5.5 to 11.7 canvas px, the mouth's to 24) and F1 fell from
@@ -218,8 +220,9 @@ SYNTHETIC_LONG_RECIPE = SYNTHETIC_RECIPE.replace(
     name="synthetic_long",
     stage1=StageSettings(epochs=12, batch_size=4, learning_rate=0.002),
     parts=StageSettings(epochs=8, batch_size=8, learning_rate=0.002),
+    joint=JointSettings(3, 4, stage1_learning_rate=1e-4, localizer_learning_rate=1e-4, parts_learning_rate=1e-3),
 )
 """The longer run of docs/results.md: `SYNTHETIC_RECIPE` for 2,000 synthetic faces (`--num-train 2000`), about an
-hour on a 2-core CPU. Stage 1 sees 24,000 images (the main job's 6,000), the part models 16,000 (2,000) and end to
-end 6,000 (1,200)."""
+hour on a 2-core CPU. Stage 1 sees 24,000 images (the main job's 4,800), the part models 16,000 (1,600) and end to
+end 6,000 (800)."""
 RECIPES["synthetic_long"] = SYNTHETIC_LONG_RECIPE
