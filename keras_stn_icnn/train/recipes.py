@@ -208,7 +208,8 @@ stages, evaluation, export) fits in 20 minutes on a 2-core CPU. Where it differs
   200 steps of 4, sized on the slowest 2-core machine the job has run on in minutes (stage 1 at 13 images/s,
   the parts at 6-7): there 1,500 / 250 / 300 steps took 20.7 minutes by the job's clock and scored 0.889 /
   0.894 / 0.917 (baseline, STN-iCNN*, STN-iCNN on its test split), 1,200 / 200 / 300 took 19.5 with 0.888 /
-  0.889 / 0.917 (`docs/results.md`). With 150 part and 100 end-to-end steps the job scored 0.858 / 0.854 / 0.862;
+  0.889 / 0.917, and these 17.3 (18 min 4 s with the install) with 0.888 / 0.889 / 0.905 (0.867 / 0.870 / 0.890
+  on 100 unseen faces; `docs/results.md`). With 150 part and 100 end-to-end steps it scored 0.858 / 0.854 / 0.862;
 - end to end, the authors' released variant: only the part models train, on the crops the localizer
   places. With stage 1 trained through the crops too, the paper's loss (targets cropped at the predicted
   theta) pulled the crops off their parts (5.5 to 11.7 canvas px, the mouth's to 24) and F1 fell from
