@@ -214,13 +214,13 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
         """Sum over the crops of the cross-entropy of their network on ground-truth crops.
 
         Args:
-            images: float tensor `[B, H, W, 3]` with values in [0, 255].
+            images: float or uint8 tensor `[B, H, W, 3]` with values in [0, 255].
             labels: integer HELEN label maps `[B, H, W]` of the images' size.
 
         Returns:
             scalar loss.
         """
-        images = tf.convert_to_tensor(images, tf.float32)
+        images = tf.cast(images, tf.float32)
         labels = tf.cast(tf.convert_to_tensor(labels), tf.int32)
         thetas = component_thetas(
             tf.one_hot(labels, len(HELEN_CLASS_NAMES)), tf.shape(labels)[1:3], HELEN_CLASS_NAMES, self.margin
