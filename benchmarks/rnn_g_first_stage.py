@@ -54,10 +54,10 @@ def main():
     model.compile()
     order = np.random.default_rng(0)
     images_per_round = args.every * BATCH_SIZE
+    permutations = -(-images_per_round // len(images))
     seen, start = 0, time.time()
     for _ in range(args.evaluations):
-        rounds = -(-images_per_round // len(images))
-        chosen = np.concatenate([order.permutation(len(images)) for _ in range(rounds)])[:images_per_round]
+        chosen = np.concatenate([order.permutation(len(images)) for _ in range(permutations)])[:images_per_round]
         model.fit(images[chosen], labels[chosen], batch_size=BATCH_SIZE, epochs=1, shuffle=False, verbose=0)
         seen += images_per_round
         row = {"parser": args.parser, "images": seen, "minutes": round((time.time() - start) / 60, 1)}
