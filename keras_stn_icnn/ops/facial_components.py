@@ -54,6 +54,7 @@ import collections
 
 import tensorflow as tf
 
+from keras_stn_icnn.ops.boxes import moment_box_thetas
 from keras_stn_icnn.ops.grid_sample import crop, paste_box
 
 Component = collections.namedtuple("Component", ["name", "classes", "input_size", "mirrored"])
@@ -128,40 +129,12 @@ def component_thetas(class_maps, image_size, class_names, margin=0.2):
     """
     class_maps = tf.cast(tf.convert_to_tensor(class_maps), tf.float32)
     _check_class_maps(class_maps, class_names)
-    class_ids = component_class_ids(class_names)
-    if margin < 0:
-        raise ValueError(f"margin must not be negative, got {margin!r}")
-    map_height, map_width = tf.shape(class_maps)[1], tf.shape(class_maps)[2]
-    height = tf.cast(image_size[0], tf.float32)
-    width = tf.cast(image_size[1], tf.float32)
-    rows = tf.range(tf.cast(map_height, tf.float32)) * (height - 1.0) / tf.cast(map_height - 1, tf.float32)
-    cols = tf.range(tf.cast(map_width, tf.float32)) * (width - 1.0) / tf.cast(map_width - 1, tf.float32)
-    min_height = MIN_BOX_FRACTION * tf.minimum(height, width)
-
-    thetas = []
-    for component, ids in zip(COMPONENTS, class_ids):
-        mask = tf.reduce_sum(tf.gather(class_maps, list(ids), axis=-1), axis=-1)
-        row_mass = tf.reduce_sum(mask, axis=2)  # [B, h]
-        col_mass = tf.reduce_sum(mask, axis=1)  # [B, w]
-        mass = tf.reduce_sum(row_mass, axis=1)
-        present = mass >= 1.0
-        safe_mass = tf.where(present, mass, 1.0)
-        centre_y = tf.reduce_sum(row_mass * rows, axis=1) / safe_mass
-        centre_x = tf.reduce_sum(col_mass * cols, axis=1) / safe_mass
-        variance_y = tf.reduce_sum(row_mass * tf.square(rows - centre_y[:, None]), axis=1) / safe_mass
-        variance_x = tf.reduce_sum(col_mass * tf.square(cols - centre_x[:, None]), axis=1) / safe_mass
-        extent_y = tf.where(present, tf.sqrt(12.0 * variance_y) * (1.0 + margin), 0.0)
-        extent_x = tf.where(present, tf.sqrt(12.0 * variance_x) * (1.0 + margin), 0.0)
-        centre_y = tf.where(present, centre_y, (height - 1.0) / 2.0)
-        centre_x = tf.where(present, centre_x, (width - 1.0) / 2.0)
-        input_height, input_width = component.input_size
-        box_height = tf.maximum(tf.maximum(extent_y, extent_x * input_height / input_width), min_height)
-        box_width = box_height * input_width / input_height
-        zeros = tf.zeros_like(centre_x)
-        row0 = tf.stack([box_width / (width - 1.0), zeros, -1.0 + 2.0 * centre_x / (width - 1.0)], -1)
-        row1 = tf.stack([zeros, box_height / (height - 1.0), -1.0 + 2.0 * centre_y / (height - 1.0)], -1)
-        thetas.append(tf.stack([row0, row1], axis=-2))
-    return tf.stack(thetas, axis=1)
+    masks = tf.stack(
+        [tf.reduce_sum(tf.gather(class_maps, list(ids), axis=-1), axis=-1) for ids in component_class_ids(class_names)],
+        axis=-1,
+    )
+    aspects = [component.input_size[0] / component.input_size[1] for component in COMPONENTS]
+    return moment_box_thetas(masks, image_size, margin, aspects, MIN_BOX_FRACTION)
 
 
 def crop_components(maps, thetas, mode="bilinear"):
