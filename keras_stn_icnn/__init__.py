@@ -56,6 +56,7 @@ _PUBLIC_NAMES = {
         "RedNet",
         "ResNet18Localizer",
         "RNNG",
+        "RNNGFaceBox",
         "RNNGTwoStage",
         "STNiCNN",
         "VGG9Localizer",

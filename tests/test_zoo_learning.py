@@ -32,9 +32,6 @@ PAPER_SIZED = {"bass": "bass_cpu", "red_net": "red_net_cpu"}
 this 2-core CPU, docs/zoo_learning.md) would add minutes to the suite; their CPU variants, the same classes and
 code at a smaller width, stand in for them here."""
 
-HELEN_SCHEMA_MODELS = ("rnn_g_two_stage",)
-"""Models that label HELEN's 11 classes (skin and hair too) rather than STN-iCNN's 9."""
-
 
 @pytest.fixture(scope="module")
 def faces(tmp_path_factory):
@@ -55,7 +52,7 @@ def faces(tmp_path_factory):
 
 
 def _fitted_f1(name, faces):
-    schema = "helen" if name in HELEN_SCHEMA_MODELS else "stn_icnn"
+    schema = ZOO[name].label_schema
     images, labels = faces[schema]
     arguments = {} if schema == "helen" else {"class_names": STN_ICNN_CLASS_NAMES}
     keras.utils.set_random_seed(0)

@@ -150,7 +150,8 @@ class SinglePassParsingMixin(ParsingMixin):
     `prior_bias_layer_names` (or override `prior_bias_layers`), and define
     `parsing_loss(labels, outputs)`: the training loss from working-size
     int32 labels `[B, s, s]` and the output dict, built from
-    `keras.losses.Loss` objects so that it is scaled per replica.
+    `keras.losses.Loss` objects so that it is scaled per replica (or
+    override `compute_loss` where the loss needs more than those labels).
     """
 
     class_names = HELEN_CLASS_NAMES

@@ -10,7 +10,8 @@ loader and the benchmarks read nothing else.
 A variant is an entry of an existing class with other constructor
 arguments: `bass_cpu` and `red_net_cpu` are BASS and RED-Net narrowed to what
 a 2-core CPU trains in minutes, while `bass` and `red_net` keep the papers'
-networks for GPUs.
+networks for GPUs; `rnn_g_two_stage_face_box` is RNN-G's two-stage parser
+with its first stage on a found face box (`RNNGFaceBox`).
 """
 
 import dataclasses
@@ -20,7 +21,7 @@ from keras_stn_icnn.choices import STN_ICNN_STAGES
 from keras_stn_icnn.models.bass import BASS
 from keras_stn_icnn.models.icnn import ICNNBaseline, ICNNParser
 from keras_stn_icnn.models.red_net import RedNet
-from keras_stn_icnn.models.rnn_g import RNNG, RNNGTwoStage
+from keras_stn_icnn.models.rnn_g import RNNG, RNNGFaceBox, RNNGTwoStage
 from keras_stn_icnn.models.stn_icnn import STNiCNN
 
 TRAINING_KINDS = ("stages", "single_pass")
@@ -137,6 +138,9 @@ BASS_CPU_ARGUMENTS = {"depths": (2, 2, 2, 2), "base_filters": 16}
 RED_NET_CPU_ARGUMENTS = {"encoder_filters": (16, 32, 64, 128, 128), "blocks_per_unit": 1}
 """`red_net_cpu`: RED-Net's five encoder and decoder units, a quarter as wide and one residual block a unit."""
 
+RNN_G_TWO_STAGE_FACE_BOX_ARGUMENTS = {"first_stage": "rnn_g_face_box"}
+"""`rnn_g_two_stage_face_box`: the two-stage parser with `RNNGFaceBox` as its first stage, for whole photos."""
+
 
 ZOO = {
     entry.name: entry
@@ -164,10 +168,24 @@ ZOO = {
             "rnn_g", RNNG, "single_pass", "RNN-G (Liu et al. 2017): a shallow CNN with a spatially variant gated RNN"
         ),
         ZooEntry(
+            "rnn_g_face_box",
+            RNNGFaceBox,
+            "single_pass",
+            "RNN-G on the face box a small network finds, in place of the paper's face detector",
+        ),
+        ZooEntry(
             "rnn_g_two_stage",
             RNNGTwoStage,
             "single_pass",
             "RNN-G on the whole face, then its component networks on part crops",
+            label_schema="helen",
+        ),
+        ZooEntry(
+            "rnn_g_two_stage_face_box",
+            RNNGTwoStage,
+            "single_pass",
+            "RNN-G's two-stage parser whose first stage runs on a found face box",
+            RNN_G_TWO_STAGE_FACE_BOX_ARGUMENTS,
             label_schema="helen",
         ),
         ZooEntry("bass", BASS, "single_pass", "BASS (Liu et al. 2020, LaPa): boundary-attention semantic segmentation"),

@@ -26,6 +26,7 @@ from keras_stn_icnn.checks import check_int
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES
 from keras_stn_icnn.layers.facial_components import ComponentCrops, ComponentMerge, ComponentThetas
 from keras_stn_icnn.layers.label_map import LabelMap
+from keras_stn_icnn.models.rnn_g.face_box import RNNGFaceBox
 from keras_stn_icnn.models.rnn_g.rnn_g import RNNG
 from keras_stn_icnn.models.single_pass import DEFAULT_CANVAS_SIZE, SinglePassParsingMixin
 from keras_stn_icnn.ops.facial_components import (
@@ -76,20 +77,25 @@ def component_network(num_classes, input_size, filters=(16, 32), name=None):
     return keras.Model(crops, logits, name=name)
 
 
+FIRST_STAGES = {"rnn_g": RNNG, "rnn_g_face_box": RNNGFaceBox}
+"""The first stages `RNNGTwoStage` can run: the paper's RNN-G on the whole photo, or on a found face box."""
+
+
 @keras.saving.register_keras_serializable(package="keras_stn_icnn")
 class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
     """RNN-G's two-stage HELEN parser: `RNNG` on the whole face, component networks on crops (§4).
 
-    The first stage (sub-model `"first_stage"`, an 11-class `RNNG`) labels
-    the face at `input_size`; `ComponentThetas` places the four crops of
+    The first stage (sub-model `"first_stage"`, an 11-class `RNNG`, or
+    `RNNGFaceBox` with `first_stage="rnn_g_face_box"`) labels the face at
+    `input_size`; `ComponentThetas` places the four crops of
     `COMPONENTS` from its argmax (the crop rule of `ops.facial_components`);
     `"eye_network"` (both eyes, the right one mirrored), `"nose_network"`
     and `"mouth_network"` label the crops of the full-resolution image; and
     `ComponentMerge` writes their probabilities into the first stage's (the
     merge rule of `ops.facial_components`).
 
-    Training (`model.fit(images, labels)`) sums the first stage's three
-    losses (`RNNG.parsing_loss`) and, for each crop, the cross-entropy of
+    Training (`model.fit(images, labels)`) sums the first stage's loss
+    (its `compute_loss`) and, for each crop, the cross-entropy of
     its network on the crop placed by the *ground-truth* labels (the paper
     trains on ground-truth crops). The two stages share no weights, so the
     sum trains each as if alone.
@@ -103,6 +109,9 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
     Args:
         input_size: int, the first stage's working size, a multiple of 4.
             Defaults to 128.
+        first_stage: str, a key of `FIRST_STAGES`: `"rnn_g"` (the default,
+            the paper's) or `"rnn_g_face_box"` (RNN-G on a face box, for
+            whole photos; its other sizes are `RNNGFaceBox`'s defaults).
         margin: float >= 0, extra crop extent relative to the component's.
             Defaults to 0.2 (§5.1).
         component_filters: `(f1, f2)`, channels of the component networks.
@@ -118,8 +127,9 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
         images: float or uint8 tensor `[B, H, W, 3]` with values in [0, 255].
 
     Returns:
-        A dict: the first stage's `"logits"`, `"coarse_logits"`,
-        `"gate_logits"`; `"component_thetas"` `[B, 4, 2, 3]`;
+        A dict: the first stage's outputs but its probabilities and labels
+        (`RNNG`'s `"logits"`, `"coarse_logits"`, `"gate_logits"`, or
+        `RNNGFaceBox`'s); `"component_thetas"` `[B, 4, 2, 3]`;
         `"component_logits"` (dict crop name -> `[B, h_k, w_k, 1 + n_k]`);
         and the merged `"probabilities"` `[B, H, W, 11]` and `"labels"`
         uint8 `[B, H, W]`.
@@ -131,11 +141,12 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
     """
 
     default_learning_rate = RNNG.default_learning_rate  # the first stage's
-    config_keys = ("input_size", "margin", "component_filters", "loss_weights", "canvas_size")
+    config_keys = ("input_size", "first_stage", "margin", "component_filters", "loss_weights", "canvas_size")
 
     def __init__(
         self,
         input_size=128,
+        first_stage="rnn_g",
         margin=0.2,
         component_filters=(16, 32),
         loss_weights=None,
@@ -148,13 +159,17 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
                 "RNNGTwoStage labels HELEN's 11 classes (its component networks and crops are HELEN's), "
                 f"so it cannot label class_names={tuple(class_names)!r}"
             )
+        if first_stage not in FIRST_STAGES:
+            raise ValueError(f"first_stage must be one of {sorted(FIRST_STAGES)}, got {first_stage!r}")
         canvas_size = check_int(canvas_size, "canvas_size")
         component_filters = tuple(int(f) for f in component_filters)
         if len(component_filters) != 2 or min(component_filters) < 1:
             raise ValueError(f"component_filters must be two positive ints, got {component_filters!r}")
 
         # === Layers ===
-        first_stage = RNNG(HELEN_CLASS_NAMES, input_size, loss_weights, canvas_size, name="first_stage")
+        first_stage_model = FIRST_STAGES[first_stage](
+            HELEN_CLASS_NAMES, input_size, loss_weights=loss_weights, canvas_size=canvas_size, name="first_stage"
+        )
         networks = {}
         for component in COMPONENTS:
             network_name = COMPONENT_NETWORKS[component.name]
@@ -168,7 +183,7 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
 
         # === Functional model ===
         images = keras.Input(shape=(None, None, 3), name="images")
-        first = first_stage(images)
+        first = first_stage_model(images)
         thetas = thetas_layer(first["logits"], images)
         crops = crops_layer(layers.Rescaling(1.0 / 255.0, name="scale")(images), thetas)
         component_logits = {
@@ -181,9 +196,7 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
             [layers.Softmax(name=f"{name}_softmax")(logits) for name, logits in component_logits.items()],
         )
         outputs = {
-            "logits": first["logits"],
-            "coarse_logits": first["coarse_logits"],
-            "gate_logits": first["gate_logits"],
+            **{key: value for key, value in first.items() if key not in ("probabilities", "labels")},
             "component_thetas": thetas,
             "component_logits": component_logits,
             "probabilities": probabilities,
@@ -193,12 +206,13 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
 
         # === Config ===
         self.class_names = HELEN_CLASS_NAMES
-        self.input_size = first_stage.input_size
+        self.input_size = first_stage_model.input_size
+        self.first_stage = first_stage
         self.margin = thetas_layer.margin
         self.component_filters = component_filters
-        self.loss_weights = first_stage.loss_weights
+        self.loss_weights = first_stage_model.loss_weights
         self.canvas_size = canvas_size
-        self._first_stage = first_stage
+        self._first_stage = first_stage_model
         self._networks = networks
         self._cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -206,9 +220,9 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
         """The first stage's logits layers (the component networks see crops, whose classes are balanced)."""
         return self.get_layer("first_stage").prior_bias_layers()
 
-    def parsing_loss(self, labels, outputs):
-        """The first stage's loss (`RNNG.parsing_loss`) on working-size labels."""
-        return self._first_stage.parsing_loss(labels, outputs)
+    def set_class_priors(self, labels):
+        """The first stage's `set_class_priors` (the component networks see crops, whose classes are balanced)."""
+        return self._first_stage.set_class_priors(labels)
 
     def component_loss(self, images, labels):
         """Sum over the crops of the cross-entropy of their network on ground-truth crops.
@@ -239,7 +253,7 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
         return total
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """Keras `fit`'s loss: the first stage's loss plus `component_loss`.
+        """Keras `fit`'s loss: the first stage's (its `compute_loss`) plus `component_loss`.
 
         Args:
             x: the images `[B, H, W, 3]`.
@@ -251,5 +265,5 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
         Returns:
             scalar loss.
         """
-        first_stage_loss = super().compute_loss(x, y, y_pred, sample_weight, training)
+        first_stage_loss = self._first_stage.compute_loss(x, y, y_pred, sample_weight, training)
         return first_stage_loss + self.component_loss(x, y)
