@@ -1,12 +1,15 @@
 """Is it RNN-G's classes, its second stage, or its first stage that learns slowly? One change at a time.
 
-Trains one of three parsers on the same synthetic training faces (whole photos, the parser's own resize to
+Trains one of five parsers on the same synthetic training faces (whole photos, the parser's own resize to
 `--size`), `compile()` (Adam at the default rate) and `fit` with the class priors, batch 8, and prints the
 test F1 (STN-iCNN ids, full resolution) every `--every` steps:
 
 - `rnn_g_9`: `RNNG` on STN-iCNN's 9 classes (the zoo's one-stage `rnn_g`);
 - `rnn_g_11`: `RNNG` on HELEN's 11 classes (face skin and hair as well);
-- `two_stage`: `RNNGTwoStage` (HELEN's classes), and its first stage scored alone beside it.
+- `two_stage`: `RNNGTwoStage` (HELEN's classes), and its first stage scored alone beside it;
+- `face_box_9`: `RNNGFaceBox` on STN-iCNN's 9 classes (the zoo's `rnn_g_face_box`): RNN-G at 128 px on the face
+  box a small network finds on the photo at `--size`;
+- `two_stage_face_box`: `RNNGTwoStage(first_stage="rnn_g_face_box")`, and its first stage alone.
 
 docs/zoo_learning.md's "classes, second stage or first stage" table comes from it.
 
@@ -25,13 +28,15 @@ import numpy as np
 from keras_stn_icnn.data.helen import HelenReader
 from keras_stn_icnn.evaluation import evaluate_parser, in_stn_icnn_ids
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES, STN_ICNN_CLASS_NAMES
-from keras_stn_icnn.models import RNNG, RNNGTwoStage
+from keras_stn_icnn.models import RNNG, RNNGFaceBox, RNNGTwoStage
 
 BATCH_SIZE = 8
 PARSERS = {
     "rnn_g_9": ("stn_icnn", lambda size: RNNG(STN_ICNN_CLASS_NAMES, input_size=size)),
     "rnn_g_11": ("helen", lambda size: RNNG(HELEN_CLASS_NAMES, input_size=size)),
     "two_stage": ("helen", lambda size: RNNGTwoStage(input_size=size)),
+    "face_box_9": ("stn_icnn", lambda size: RNNGFaceBox(STN_ICNN_CLASS_NAMES, input_size=size)),
+    "two_stage_face_box": ("helen", lambda size: RNNGTwoStage(input_size=size, first_stage="rnn_g_face_box")),
 }
 
 
@@ -64,7 +69,7 @@ def main():
         row["overall_f1"] = round(
             evaluate_parser(in_stn_icnn_ids(model.parse, schema), test, progress=False).overall, 3
         )
-        if args.parser == "two_stage":
+        if args.parser.startswith("two_stage"):
             first_stage = model.get_layer("first_stage")
             first_alone = evaluate_parser(in_stn_icnn_ids(first_stage.parse, schema), test, progress=False)
             row["first_stage_alone_f1"] = round(first_alone.overall, 3)
