@@ -223,7 +223,7 @@ SYNTHETIC_LONG_RECIPE = SYNTHETIC_RECIPE.replace(
     parts=StageSettings(epochs=8, batch_size=8, learning_rate=0.002),
     joint=JointSettings(3, 4, stage1_learning_rate=1e-4, localizer_learning_rate=1e-4, parts_learning_rate=1e-3),
 )
-"""The longer run of docs/results.md: `SYNTHETIC_RECIPE` for 2,000 synthetic faces (`--num-train 2000`), about an
-hour on a 2-core CPU. Stage 1 sees 24,000 images (the main job's 4,800), the part models 16,000 (1,600) and end to
-end 6,000 (800)."""
+"""The longer run of docs/results.md: `SYNTHETIC_RECIPE` for 2,000 synthetic faces (`--num-train 2000`), 1 h 42 min
+on the slower 2-core CPU of the main job's figures. Stage 1 sees 24,000 images (the main job's 4,800), the part
+models 16,000 (1,600) and end to end 6,000 (800)."""
 RECIPES["synthetic_long"] = SYNTHETIC_LONG_RECIPE
