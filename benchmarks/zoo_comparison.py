@@ -14,7 +14,7 @@ to FILE. Each run's `metrics.csv` holds its training loss and F1 per epoch
 (`benchmarks/learning_curves.py` plots them).
 
 Usage:
-    python benchmarks/zoo_comparison.py [--minutes 15] [--models icnn rnn_g rnn_g_two_stage bass_cpu red_net_cpu]
+    python benchmarks/zoo_comparison.py [--minutes 15] [--models icnn rnn_g rnn_g_face_box ... red_net_cpu]
         [--no-two-stage] [--num-train 2000] [--input-size 256] [--run-dir runs/zoo_comparison] [--output table.md]
 """
 
@@ -31,7 +31,15 @@ from keras_stn_icnn.evaluation import synthetic_test_set
 from keras_stn_icnn.files import atomic_write
 from keras_stn_icnn.models.zoo import zoo_names
 
-CPU_TABLE_MODELS = ("icnn", "rnn_g", "rnn_g_two_stage", "bass_cpu", "red_net_cpu")
+CPU_TABLE_MODELS = (
+    "icnn",
+    "rnn_g",
+    "rnn_g_face_box",
+    "rnn_g_two_stage",
+    "rnn_g_two_stage_face_box",
+    "bass_cpu",
+    "red_net_cpu",
+)
 """The single-pass models of docs/zoo_comparison.md: every one, with the CPU variants of BASS and RED-Net (the
 papers' networks step too slowly on a 2-core CPU for a 15-minute budget: their step times are in
 docs/zoo_learning.md)."""
