@@ -306,14 +306,28 @@ class SinglePassParsingMixin(ParsingMixin):
         Returns:
             scalar loss.
         """
+        return self.parsing_loss(self.training_labels(y, sample_weight), y_pred)
+
+    def training_labels(self, y, sample_weight=None):
+        """`fit`'s targets checked and resized (nearest) to the working size, for `compute_loss`.
+
+        Args:
+            y: integer label maps `[B, H, W]` of the images' size.
+            sample_weight: must be None (not supported).
+
+        Returns:
+            int32 tensor `[B, input_size, input_size]`.
+
+        Raises:
+            ValueError: no labels, or sample weights.
+        """
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} trains on label maps: call fit(images, labels) with integer [B, H, W] labels"
             )
         if sample_weight is not None:
             raise ValueError(f"{type(self).__name__} does not support sample_weight")
-        labels = working_size_labels(y, self.input_size)
-        return self.parsing_loss(labels, y_pred)
+        return working_size_labels(y, self.input_size)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         """Adds the batch to the merged-foreground F1 at the working size; returns every metric."""

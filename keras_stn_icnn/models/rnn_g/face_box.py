@@ -271,11 +271,7 @@ class RNNGFaceBox(SinglePassParsingMixin, keras.Model):
         Returns:
             scalar loss.
         """
-        if y is None:
-            raise ValueError("RNNGFaceBox trains on label maps: call fit(images, labels) with integer [B, H, W] labels")
-        if sample_weight is not None:
-            raise ValueError("RNNGFaceBox does not support sample_weight")
-        labels = working_size_labels(y, self.input_size)
+        labels = self.training_labels(y, sample_weight)
         finder_loss = self._finder_cross_entropy(self.face_cells(labels), y_pred["face_logits"])
         theta = self.face_boxes(labels)
         working = resize_bilinear_align_corners(tf.cast(x, tf.float32), (self.input_size, self.input_size))
