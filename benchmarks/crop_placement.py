@@ -1,4 +1,4 @@
-"""What STN-iCNN's F1 owes to where its crops are placed: same weights, four croppers.
+"""What STN-iCNN's F1 owes to where its crops are placed: same weights, five croppers.
 
 Takes a trained STN-iCNN with the `"centroid"` localizer (`.keras`, e.g. the
 main job's `stn_icnn_pretrained.keras`) and scores, on the same test faces
@@ -8,9 +8,12 @@ and with the same stage-1 and part-model weights:
    crops centred between pixels and resampled;
 2. `soft centroids, whole pixels`: the default, centres floored as the
    ground truth's are;
-3. `hard centroids (iCNN baseline)`: `ICNNBaseline.from_stn_icnn`, the
+3. `soft centroids, re-centred`: the default, then every crop moved onto
+   its part as the part model labels it and labelled again
+   (`STNiCNN(recentre_crops=True)`);
+4. `hard centroids (iCNN baseline)`: `ICNNBaseline.from_stn_icnn`, the
    centroids of the argmax mask;
-4. `ground-truth crops`: the crops the part models were trained on, the
+5. `ground-truth crops`: the crops the part models were trained on, the
    ceiling of any localizer for these part models.
 
 Usage:
@@ -33,11 +36,14 @@ from keras_stn_icnn.models import CentroidLocalizer, ICNNBaseline, STNiCNN
 from keras_stn_icnn.models.parsing import parsing_outputs, part_model_plan, run_part_models
 
 
-def soft_centroid_parser(path, whole_pixels):
-    """The STN-iCNN at `path`, its `CentroidLocalizer` placing crops on whole pixels or between them."""
-    model = keras.saving.load_model(path)
-    if not isinstance(model, STNiCNN) or not isinstance(model.get_layer("localizer"), CentroidLocalizer):
+def soft_centroid_parser(path, whole_pixels, recentre_crops=False):
+    """The STN-iCNN at `path`, its `CentroidLocalizer` placing crops on whole pixels or between them, its crops
+    re-centred by the part models or not."""
+    saved = keras.saving.load_model(path)
+    if not isinstance(saved, STNiCNN) or not isinstance(saved.get_layer("localizer"), CentroidLocalizer):
         raise SystemExit(f"{path} is not an STN-iCNN with the centroid localizer")
+    model = STNiCNN.from_config({**saved.get_config(), "recentre_crops": recentre_crops})
+    model.set_weights(saved.get_weights())
     model.get_layer("localizer").whole_pixels = whole_pixels
     return model
 
@@ -75,6 +81,7 @@ def main():
 
     bilinear = soft_centroid_parser(args.model, whole_pixels=False)
     whole_pixels = soft_centroid_parser(args.model, whole_pixels=True)
+    recentred = soft_centroid_parser(args.model, whole_pixels=True, recentre_crops=True)
     baseline = ICNNBaseline.from_stn_icnn(whole_pixels)
     ground_truth = at_given_theta(whole_pixels)
     root = args.data or synthetic_test_set(seed=args.seed, num=args.num, progress=False)
@@ -84,6 +91,7 @@ def main():
     croppers = {
         "soft centroids, bilinear": lambda batch, _: bilinear(batch)["labels"],
         "soft centroids, whole pixels": lambda batch, _: whole_pixels(batch)["labels"],
+        "soft centroids, re-centred": lambda batch, _: recentred(batch)["labels"],
         "hard centroids (iCNN baseline)": lambda batch, _: baseline(batch)["labels"],
         "ground-truth crops": lambda batch, truth: ground_truth([batch, truth]),
     }

@@ -146,6 +146,11 @@ def build_argument_parser(dataset):
     recipe.add_argument("--window", type=int, help="part crop side (odd)")
     recipe.add_argument("--no-augmentation", action="store_true")
     recipe.add_argument(
+        "--recentre-crops",
+        action="store_true",
+        help="STN-iCNN labels each part twice, its crop moved onto the part as the part model sees it",
+    )
+    recipe.add_argument(
         "--frozen-end-to-end",
         action="store_true",
         help="the authors' released variant: stage 1 and the localizer stay frozen end to end",
@@ -211,6 +216,8 @@ def recipe_from_arguments(args, default_recipe):
         changes["augmentation"] = None
     if args.frozen_end_to_end:
         changes["freeze_stage1_and_localizer"] = True
+    if args.recentre_crops:
+        changes["recentre_crops"] = True
     return recipe.replace(**changes)
 
 
@@ -288,6 +295,8 @@ def run_training_job(argv=None, dataset="helen"):
         parser.error(f"--stop-after {args.stop_after}: {args.model} has no such stage; its stages are {entry.stages}")
     if args.localizer is not None and "localizer" not in entry.stages:
         parser.error(f"--localizer {args.localizer}: {args.model} has no localizer")
+    if args.recentre_crops and "localizer" not in entry.stages:
+        parser.error(f"--recentre-crops re-centres STN-iCNN's crops; {args.model} has no localizer")
     try:
         recipe = recipe_from_arguments(args, default_recipe)
         schedule = single_pass_schedule(args, recipe) if single_pass else None

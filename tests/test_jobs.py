@@ -201,6 +201,7 @@ def test_a_new_two_stage_model_is_one_registry_entry(tmp_path, trained_run, monk
     [
         (["--stop-after", "localizer"], "--stop-after localizer: icnn_baseline has no such stage"),
         (["--localizer", "resnet18"], "--localizer resnet18: icnn_baseline has no localizer"),
+        (["--recentre-crops"], "--recentre-crops re-centres STN-iCNN's crops; icnn_baseline has no localizer"),
     ],
 )
 def test_a_two_stage_model_is_refused_what_it_does_not_have(tmp_path, capsys, argv, message):

@@ -75,6 +75,7 @@ def test_every_recipe_value_can_be_overridden_from_the_command_line():
             "--window",
             "127",
             "--no-augmentation",
+            "--recentre-crops",
             "--frozen-end-to-end",
         ]
     )
@@ -83,7 +84,7 @@ def test_every_recipe_value_can_be_overridden_from_the_command_line():
     assert recipe.localizer.learning_rate == 0.01 and recipe.parts.batch_size == 8
     assert recipe.joint == JointSettings(2, 32, 0.5, 1e-4, 0.25)
     assert (recipe.halve_every_epochs, recipe.copies, recipe.window) == (1, 1, 127)
-    assert recipe.augmentation is None and recipe.freeze_stage1_and_localizer
+    assert recipe.augmentation is None and recipe.freeze_stage1_and_localizer and recipe.recentre_crops
     # Untouched arguments keep the recipe's values.
     assert recipe_from_arguments(build_argument_parser("helen").parse_args([]), "helen") == HELEN_RECIPE
 

@@ -11,6 +11,7 @@ from keras_stn_icnn.layers.facial_components import ComponentCrops, ComponentMer
 from keras_stn_icnn.layers.interlink import InterlinkBlock, OutputIntegration
 from keras_stn_icnn.layers.label_map import LabelMap
 from keras_stn_icnn.layers.max_unpooling import MaxPoolingWithSwitches, MaxUnpooling2D
+from keras_stn_icnn.layers.part_recentring import PartRecentring
 from keras_stn_icnn.layers.red_net_units import ResidualDecoderUnit, ResidualEncoderUnit
 from keras_stn_icnn.layers.resampling import (
     AlignedBilinearResize,

@@ -9,6 +9,8 @@ placed. Everything else lives here once, so the two cannot drift apart:
   mirrored;
 - `run_part_models`: stacking the parts one model serves into one batch,
   mirroring the second eyebrow/eye and mirroring its logits back;
+- `crop_and_label_parts`: the crops and their part models, re-centred on
+  the parts once when asked (`layers.PartRecentring`);
 - `parsing_outputs`: softmax, paste-back and the named output dict;
 - `ParsingMixin`: `class_names` and `parse()` (numpy images in, checked, run
   per size as one `tf.function`, label maps out).
@@ -86,6 +88,32 @@ def run_part_models(patches, plan, part_models, window):
         for k, part in enumerate(parts):
             part_logits[part] = keras.ops.flip(logits[:, k], 2) if part in mirrored else logits[:, k]
     return {part: part_logits[part] for part in STN_ICNN_PART_NAMES}
+
+
+def crop_and_label_parts(images, theta, cropper, plan, part_models, window, recentring=None):
+    """Cuts the part crops at `theta` and runs the part models on them, re-centred once if asked.
+
+    Args:
+        images: the tensor the crops are cut from.
+        theta: tensor `[B, 6, 2, 3]`.
+        cropper: callable `(images, theta) -> [B, 6, window, window, 3]`
+            (a `CropTransformer`).
+        plan: `part_model_plan(...)`.
+        part_models: dict model name -> model.
+        window: int, the crop side.
+        recentring: a `PartRecentring`, or None. With one, every crop is
+            moved onto the centroid of its part as the part model labels it,
+            cut again and labelled again (the part models run twice).
+
+    Returns:
+        `(theta, part_logits)`: the thetas of the crops labelled last and
+        `run_part_models`' dict part name -> logits.
+    """
+    part_logits = run_part_models(cropper(images, theta), plan, part_models, window)
+    if recentring is not None:
+        theta = recentring(theta, [part_logits[part] for part in STN_ICNN_PART_NAMES])
+        part_logits = run_part_models(cropper(images, theta), plan, part_models, window)
+    return theta, part_logits
 
 
 def parsing_outputs(stage1_logits, theta, part_logits, assembly, images):

@@ -20,7 +20,7 @@ from keras_stn_icnn.data.stn_icnn_inputs import PART_CLASS_IDS
 from keras_stn_icnn.geometry import STAGE1_SIZE
 from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES, STN_ICNN_PART_NAMES
 from keras_stn_icnn.layers.crop_transformer import CropTransformer
-from keras_stn_icnn.models.parsing import part_model_plan, run_part_models
+from keras_stn_icnn.models.parsing import crop_and_label_parts, part_model_plan, run_part_models
 
 STAGE1 = "stage1"
 LOCALIZER = "localizer"
@@ -159,8 +159,10 @@ class JointModel(keras.Model):
         stage1_logits = self.stage1(inputs["stage1_image"], training=training)
         theta = self.localizer(keras.ops.softmax(stage1_logits, axis=-1), training=training)
         canvas = keras.ops.cast(inputs["canvas_image"], "float32") / 255.0
-        patches = self.image_crop(canvas, theta)
-        part_logits = run_part_models(patches, self.plan, self.part_models, self.window)
+        recentring = self.parser.get_layer("recentring") if self.parser.recentre_crops else None
+        theta, part_logits = crop_and_label_parts(
+            canvas, theta, self.image_crop, self.plan, self.part_models, self.window, recentring
+        )
         label_patches = self.label_crop(keras.ops.cast(inputs["canvas_label"], "float32")[..., None], theta)
         class_ids = tf.stop_gradient(keras.ops.cast(label_patches[..., 0], "int32"))
         part_labels = {

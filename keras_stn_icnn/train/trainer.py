@@ -31,7 +31,8 @@ FREEZABLE = ("stage1", "localizer")
 
 
 def build_two_stage(name, recipe, canvas_size=1024, localizer=None):
-    """Builds a two-stage zoo parser for a recipe: its window, the canvas, and its localizer if it has one.
+    """Builds a two-stage zoo parser for a recipe: its window, the canvas, its localizer and crop re-centring if it
+    has a localizer.
 
     Args:
         name: str, a two-stage model of `models.zoo.ZOO` (`"stn_icnn"`,
@@ -59,6 +60,7 @@ def build_two_stage(name, recipe, canvas_size=1024, localizer=None):
     arguments = {"window": recipe.window, "canvas_size": canvas_size}
     if "localizer" in entry.stages:
         arguments["localizer"] = localizer or recipe.localizer_network
+        arguments["recentre_crops"] = recipe.recentre_crops
     elif localizer is not None:
         raise ValueError(f"{name} has no localizer (its stages are {entry.stages}), got localizer={localizer!r}")
     return build_zoo_model(name, **arguments)
