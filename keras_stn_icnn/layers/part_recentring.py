@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from keras_stn_icnn.layers.crop_transformer import _check_canvas, _check_window
 from keras_stn_icnn.ops import crop_centres, theta_from_centres
+from keras_stn_icnn.ops.centroids import class_centroids
 
 
 @keras.saving.register_keras_serializable(package="keras_stn_icnn")
@@ -67,16 +68,12 @@ class PartRecentring(keras.layers.Layer):
         theta = tf.cast(theta, tf.float32)
         if len(part_logits) != theta.shape[1]:
             raise ValueError(f"need one part's logits per theta, got {len(part_logits)} for {theta.shape[1]} thetas")
-        positions = tf.range(self.window, dtype=tf.float32) - (self.window - 1) / 2.0
         offsets = []
         for logits in part_logits:
-            foreground = 1.0 - tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)[..., 0]  # [B, window, window]
-            mass = tf.reduce_sum(foreground, axis=[1, 2])
-            safe_mass = tf.maximum(mass, self.min_mass)
-            dy = tf.reduce_sum(tf.reduce_sum(foreground, axis=2) * positions, axis=1) / safe_mass
-            dx = tf.reduce_sum(tf.reduce_sum(foreground, axis=1) * positions, axis=1) / safe_mass
-            offset = tf.stack([dy, dx], axis=-1)
-            offsets.append(tf.where((mass >= self.min_mass)[:, tf.newaxis], offset, tf.zeros_like(offset)))
+            foreground = 1.0 - tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)[..., :1]  # [B, window, window, 1]
+            centroid, mass = class_centroids(foreground)  # [B, 1, 2] crop pixels, [B, 1]
+            offset = centroid[:, 0] - (self.window - 1) / 2.0
+            offsets.append(tf.where(mass >= self.min_mass, offset, tf.zeros_like(offset)))
         offsets = tf.stack(offsets, axis=1)  # [B, P, 2] in crop pixels
         # Crop pixels to canvas pixels: theta's scale times (canvas - 1) / (window - 1), 1 for unscaled crops.
         steps = tf.stack([theta[..., 1, 1], theta[..., 0, 0]], axis=-1)
