@@ -15,7 +15,7 @@ docs/zoo_learning.md's two-stage RNN-G table comes from it.
 
 Usage:
     python benchmarks/rnn_g_two_stage_crops.py runs/zoo_comparison/rnn_g_two_stage/final.weights.h5 \
-        [--input-size 256] [--seed 424242 --num 100]
+        [--model rnn_g_two_stage_face_box] [--input-size 256] [--seed 424242 --num 100]
 """
 
 import argparse
@@ -57,13 +57,14 @@ def at_given_thetas(model):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("weights", help="an rnn_g_two_stage run's final.weights.h5")
+    parser.add_argument("weights", help="the run's final.weights.h5")
+    parser.add_argument("--model", default="rnn_g_two_stage", choices=("rnn_g_two_stage", "rnn_g_two_stage_face_box"))
     parser.add_argument("--input-size", type=int, default=256)
     parser.add_argument("--seed", type=int, default=424242)
     parser.add_argument("--num", type=int, default=100)
     args = parser.parse_args()
 
-    model = build_single_pass("rnn_g_two_stage", args.input_size)
+    model = build_single_pass(args.model, args.input_size)
     model.load_weights(args.weights)
     given = at_given_thetas(model)
     root = synthetic_test_set(args.seed, args.num, progress=False)

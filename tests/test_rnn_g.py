@@ -176,6 +176,28 @@ def test_component_boxes_follow_centroid_extent_margin_and_aspect():
     assert half[2, 0, 2] == pytest.approx(-1 + 2 * centre_x / 126, rel=1e-5)
 
 
+def test_with_both_eyes_every_box_is_sized_by_the_eye_distance():
+    label_map = np.zeros((64, 64), int)
+    label_map[20:24, 10:14] = HELEN_CLASS_NAMES.index("left_eye")  # centroid (21.5, 11.5)
+    label_map[20:24, 40:44] = HELEN_CLASS_NAMES.index("right_eye")  # centroid (21.5, 41.5): 30 px apart
+    label_map[30:40, 24:30] = HELEN_CLASS_NAMES.index("nose")  # centroid (34.5, 26.5)
+    label_map[45:48, 20:35] = HELEN_CLASS_NAMES.index("upper_lip")  # centroid (46, 27)
+    thetas = np.asarray(component_thetas(one_hot_map(label_map), (64, 64), HELEN_CLASS_NAMES, margin=0.2))[0]
+    eye_side, nose_side, mouth_height = (side * 30 * 1.2 for side in (1.0, 1.07, 0.65))  # COMPONENT_SIDES
+    np.testing.assert_allclose(thetas[0], expected_theta((21.5, 11.5), (eye_side, eye_side), 64), rtol=1e-5)
+    np.testing.assert_allclose(thetas[2], expected_theta((34.5, 26.5), (nose_side, nose_side), 64), rtol=1e-5)
+    mouth = expected_theta((46.0, 27.0), (mouth_height, 2 * mouth_height), 64)  # 32 x 64 crops
+    np.testing.assert_allclose(thetas[3], mouth, rtol=1e-5)
+    # A stray nose pixel far away moves the nose's centre but not its size (its own extent would double).
+    stray = label_map.copy()
+    stray[62, 62] = HELEN_CLASS_NAMES.index("nose")
+    moved = np.asarray(component_thetas(one_hot_map(stray), (64, 64), HELEN_CLASS_NAMES, margin=0.2))[0]
+    assert moved[2, 1, 1] == pytest.approx(thetas[2, 1, 1], rel=1e-6) and moved[2, 0, 2] > thetas[2, 0, 2]
+    # The same map as a 32 x 32 map of a 127 x 127 image: the eye distance in image pixels, 15 * 126 / 31.
+    half = np.asarray(component_thetas(one_hot_map(label_map[::2, ::2]), (127, 127), HELEN_CLASS_NAMES))[0]
+    assert half[2, 1, 1] * 126 == pytest.approx(1.07 * 15 * 126 / 31 * 1.2, rel=1e-5)
+
+
 def test_crops_cover_the_box_and_mirror_the_right_eye():
     rows, cols = np.meshgrid(np.arange(64.0), np.arange(64.0), indexing="ij")
     ramp = np.stack([rows, cols, np.zeros_like(rows)], -1)[None].astype(np.float32)

@@ -101,8 +101,9 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
     sum trains each as if alone.
 
     Deviations from the paper: crops are placed from label maps rather
-    than 5 detected key points (no detector in this model), with the
-    extent-plus-20% and aspect-ratio rules of §5.1; the eye/eyebrow crops
+    than 5 detected key points (no detector in this model): around each
+    component's centroid, sized by the distance between the eyes'
+    centroids, plus 20% and in the crop's aspect ratio (§5.1); the eye/eyebrow crops
     also carry the eyebrow (one network for eye and eyebrow, §4); the layer
     widths of Fig. 2(b) are not in the text (`component_filters`).
 
