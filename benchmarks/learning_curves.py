@@ -21,7 +21,7 @@ from pathlib import Path
 from keras_stn_icnn.files import atomic_write
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")
-WIDTH, HEIGHT, MARGIN = 720, 420, 60
+WIDTH, HEIGHT, MARGIN = 800, 420, 60
 
 
 def read_curve(metrics_csv, images_per_epoch, budget_seconds):
@@ -70,7 +70,7 @@ def svg_plot(curves, title):
     True
     """
     most = max(images for curve in curves.values() for images, _ in curve) or 1
-    plot_width, plot_height = WIDTH - 2 * MARGIN - 120, HEIGHT - 2 * MARGIN
+    plot_width, plot_height = WIDTH - 2 * MARGIN - 200, HEIGHT - 2 * MARGIN
 
     def x(images):
         return MARGIN + plot_width * images / most
