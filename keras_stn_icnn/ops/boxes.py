@@ -22,7 +22,7 @@ that crops it (`ops.affine` conventions): `[[w_box / (W - 1), 0, tx],
 import tensorflow as tf
 
 
-def moment_box_thetas(masks, image_size, margin, aspects, min_box_fraction, min_mass=1.0):
+def moment_box_thetas(masks, image_size, margin, aspects, min_box_fraction, min_mass=1.0, box_heights=None):
     """One crop box per mask channel, placed by the mask's moments (the module's rule).
 
     Args:
@@ -36,6 +36,9 @@ def moment_box_thetas(masks, image_size, margin, aspects, min_box_fraction, min_
             image's shorter side.
         min_mass: float, the least mask mass (sum over its pixels) that
             places a box; below it the box is centred at the minimum size.
+        box_heights: float tensor `[B, K]` of box heights in image pixels
+            that replace the moments' extents where positive (the minimum
+            height still applies), or None.
 
     Returns:
         float32 tensor `[B, K, 2, 3]`.
@@ -74,7 +77,11 @@ def moment_box_thetas(masks, image_size, margin, aspects, min_box_fraction, min_
     centre_x = tf.where(present, centre_x, (width - 1.0) / 2.0)
     aspect = tf.constant([float(a) for a in aspects], tf.float32)
     min_height = min_box_fraction * tf.minimum(height, width)
-    box_height = tf.maximum(tf.maximum(extent_y, extent_x * aspect), min_height)
+    box_height = tf.maximum(extent_y, extent_x * aspect)
+    if box_heights is not None:
+        box_heights = tf.cast(box_heights, tf.float32)
+        box_height = tf.where(box_heights > 0.0, box_heights, box_height)
+    box_height = tf.maximum(box_height, min_height)
     box_width = box_height / aspect
     zeros = tf.zeros_like(centre_x)
     row0 = tf.stack([box_width / (width - 1.0), zeros, -1.0 + 2.0 * centre_x / (width - 1.0)], -1)

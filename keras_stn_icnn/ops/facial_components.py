@@ -152,21 +152,9 @@ def component_thetas(class_maps, image_size, class_names, margin=0.2):
         axis=-1,
     )
     aspects = [component.input_size[0] / component.input_size[1] for component in COMPONENTS]
-    own_extent = moment_box_thetas(masks, image_size, margin, aspects, MIN_BOX_FRACTION)
     eye_distance = _eye_distance(class_maps, image_size, class_names)  # [B], 0 without both eyes
-    height = tf.cast(image_size[0], tf.float32)
-    width = tf.cast(image_size[1], tf.float32)
     by_eyes = eye_distance[:, tf.newaxis] * tf.constant(COMPONENT_SIDES, tf.float32) * (1.0 + margin)
-    box_height = tf.where(
-        eye_distance[:, tf.newaxis] > 0.0,
-        tf.maximum(by_eyes, MIN_BOX_FRACTION * tf.minimum(height, width)),
-        own_extent[..., 1, 1] * (height - 1.0),
-    )
-    box_width = box_height / tf.constant(aspects, tf.float32)
-    zeros = tf.zeros_like(box_height)
-    row0 = tf.stack([box_width / (width - 1.0), zeros, own_extent[..., 0, 2]], -1)
-    row1 = tf.stack([zeros, box_height / (height - 1.0), own_extent[..., 1, 2]], -1)
-    return tf.stack([row0, row1], axis=-2)
+    return moment_box_thetas(masks, image_size, margin, aspects, MIN_BOX_FRACTION, box_heights=by_eyes)
 
 
 def _eye_distance(class_maps, image_size, class_names):
