@@ -26,6 +26,7 @@ from keras_stn_icnn.ops import resize
 from keras_stn_icnn.train import HELEN_RECIPE, StageTrainer
 from keras_stn_icnn.train.callbacks import (
     BatchNormStatistics,
+    BudgetedLearningRate,
     TimeBudget,
     batch_norm_layers,
     recompute_batch_norm_statistics,
@@ -109,6 +110,33 @@ def test_time_budget_stops_fit_after_the_batch_that_spends_it():
     assert budget.exhausted and len(history.history["loss"]) == 1
     with pytest.raises(ValueError, match="seconds"):
         TimeBudget(0)
+
+
+def test_budgeted_learning_rate_follows_the_steps_or_the_time_whichever_is_further():
+    schedule = keras.optimizers.schedules.CosineDecay(1e-2, decay_steps=100)
+    budgeted = BudgetedLearningRate(schedule, total_steps=100, seconds=60)
+    # cos(pi * position / 100) halfway: half the budget spent outruns step 10; step 80 outruns a quarter.
+    assert budgeted.rate_at(step=10, elapsed=30) == pytest.approx(5e-3)
+    assert budgeted.rate_at(step=80, elapsed=15) == pytest.approx(5e-3 * (1 + np.cos(0.8 * np.pi)))
+    assert budgeted.rate_at(step=10, elapsed=90) == 0.0  # past the budget: the schedule's end, not beyond
+    with pytest.raises(ValueError, match="seconds"):
+        BudgetedLearningRate(schedule, total_steps=100, seconds=0)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(schedule), loss="mse")
+    with pytest.raises(ValueError, match="float learning rate"):
+        model.fit(np.zeros((4, 2)), np.zeros((4, 1)), callbacks=[budgeted], verbose=0)
+
+
+def test_a_budgeted_single_pass_run_anneals_to_zero_when_its_budget_ends_it_first(reader, tmp_path):
+    schedule = SinglePassSchedule(
+        epochs=50, batch_size=2, learning_rate=1e-2, copies=1, augmentation=None, time_budget_seconds=1e-9
+    )
+    trainer = SinglePassTrainer(tmp_path / "run", small_parser, schedule, verbose=0)
+    trainer.train(reader.dataset("train"))
+    # The budget is spent before the first batch, so that batch already runs at the cosine's end (rate 0),
+    # where a schedule sized by the 50 epochs alone would still be warming up.
+    assert len(trainer.history["loss"]) == 1
+    assert trainer.model.optimizer.learning_rate.numpy() == 0.0
 
 
 def batch_norm_model():

@@ -9,6 +9,8 @@
 - `Throughput` adds each epoch's training images per second to the logs.
 - `TimeBudget` ends training once a wall-clock budget is spent (to compare
   models trained for the same time).
+- `BudgetedLearningRate` advances a step schedule by the run's steps or its
+  time budget, whichever is further along, so a budgeted run anneals fully.
 - `BatchNormStatistics` recomputes BatchNorm's population statistics from
   the final weights once training ends.
 - `keras.callbacks.CSVLogger` (appending, so a resumed run continues the
@@ -155,6 +157,68 @@ class TimeBudget(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self.elapsed = time.perf_counter() - self._start
+
+
+class BudgetedLearningRate(keras.callbacks.Callback):
+    """Sets the rate before every batch from a step schedule at the steps or the time budget, whichever is further.
+
+    A schedule sized in steps (e.g. `optimizers.warmup_cosine_schedule` over
+    a run's epochs) reaches its end only if the run takes all those steps.
+    A run that a `TimeBudget` stops first, because the machine ran slower
+    than its steps were sized for, ends with the rate still high: on 5
+    December RED-Net's CPU variant stopped its cosine a quarter before the
+    end. Before every batch this callback evaluates the schedule at
+    `max(step, elapsed / seconds * total_steps)`, so the rate reaches the
+    schedule's end whichever of the steps and the budget ends the run. The
+    optimizer must have a float rate (a variable), not a schedule.
+
+    Args:
+        schedule: callable step -> rate, e.g. a
+            `keras.optimizers.schedules.LearningRateSchedule`.
+        total_steps: int, the steps `schedule` spans.
+        seconds: float > 0, the time budget, counted from the start of `fit`.
+
+    Example:
+    >>> schedule = keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=100)
+    >>> callback = BudgetedLearningRate(schedule, total_steps=100, seconds=60)
+    >>> round(callback.rate_at(step=10, elapsed=30), 6)  # half the budget spent: half way along
+    0.0005
+    """
+
+    def __init__(self, schedule, total_steps, seconds):
+        super().__init__()
+        self.schedule = schedule
+        self.total_steps = check_int(total_steps, "total_steps")
+        if not float(seconds) > 0:
+            raise ValueError(f"seconds must be a positive number, got {seconds!r}")
+        self.seconds = float(seconds)
+        self._start = None
+
+    def rate_at(self, step, elapsed):
+        """The rate after `step` steps and `elapsed` seconds of training.
+
+        Args:
+            step: int, optimizer steps taken.
+            elapsed: float, seconds trained.
+
+        Returns:
+            float.
+        """
+        position = min(max(float(step), elapsed / self.seconds * self.total_steps), float(self.total_steps))
+        return float(self.schedule(position))
+
+    def on_train_begin(self, logs=None):
+        try:
+            self.model.optimizer.learning_rate = self.rate_at(0, 0.0)
+        except TypeError as error:  # Keras: a rate given as a schedule is not settable
+            raise ValueError(
+                f"BudgetedLearningRate needs an optimizer with a float learning rate, not a schedule: {error}"
+            ) from error
+        self._start = time.perf_counter()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        step = int(self.model.optimizer.iterations.numpy())
+        self.model.optimizer.learning_rate = self.rate_at(step, time.perf_counter() - self._start)
 
 
 class BatchNormStatistics(keras.callbacks.Callback):

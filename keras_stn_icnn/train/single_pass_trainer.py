@@ -5,7 +5,7 @@ label maps as targets, the model's own loss (`SinglePassParsingMixin`). The
 trainer gives them what `StageTrainer` gives STN-iCNN's stages: the same
 seeded, augmented, resumable epochs (`data.pipeline`), a fresh model's logits
 started at the class priors, Adam with a warm-up and cosine decay over the
-run's steps (the papers' halving schedule and zero start on request),
+run's steps or its time budget (the papers' halving schedule and zero start on request),
 `MirroredStrategy` over the local devices by default with BatchNorm over the
 global batch, per-epoch checkpoints and backups, a CSV of the loss and overall
 F1, TensorBoard logs and progress bars. Its folder holds what a stage folder
@@ -28,7 +28,7 @@ from keras_stn_icnn.data.pipeline import single_pass_training_pipeline
 from keras_stn_icnn.labels import get_schema
 from keras_stn_icnn.models.single_pass import first_label_maps, working_size_labels
 from keras_stn_icnn.models.zoo import build_zoo_model, zoo_entry, zoo_names
-from keras_stn_icnn.train.callbacks import BatchNormStatistics
+from keras_stn_icnn.train.callbacks import BatchNormStatistics, BudgetedLearningRate
 from keras_stn_icnn.train.fitting import ResumableFit, default_jit_compile
 from keras_stn_icnn.train.optimizers import ADAM_EPSILON, halving_schedule, warmup_cosine_schedule
 from keras_stn_icnn.train.strategy import check_global_batch_size, distribution_strategy
@@ -36,8 +36,8 @@ from keras_stn_icnn.train.strategy import check_global_batch_size, distribution_
 MAX_EPOCHS = 60
 """The most epochs `train_single_pass` trains when given a time budget and no epochs: with the papers'
 halving every 5 epochs the rate is then 1/4096 of its start (each epoch's views are a dataset of their
-own to build). Under the default warm-up and cosine the rate decays over all of them, so a budgeted run
-should be given the epochs its budget reaches (`benchmarking.zoo_comparison` measures them)."""
+own to build). Under the default warm-up and cosine the rate decays over them or over the budget, whichever
+ends first (`callbacks.BudgetedLearningRate`)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +57,9 @@ class SinglePassSchedule:
             time is spent (the epoch in progress ends there).
         rate_schedule: str, one of `LEARNING_RATE_SCHEDULES`:
             `"warmup_cosine"` (default; `optimizers.warmup_cosine_schedule`
-            over `epochs` epochs) or the papers' `"halving"`.
+            over `epochs` epochs, or with a time budget over whichever of
+            the epochs and the budget ends first,
+            `callbacks.BudgetedLearningRate`) or the papers' `"halving"`.
         class_priors: bool, start a fresh model's logits at the class
             frequencies of its first training batches (default; see
             `SinglePassParsingMixin.set_class_priors`), or at zero as the
@@ -184,11 +186,18 @@ class SinglePassTrainer:
         )
         if schedule.class_priors and not self.fit.completed_epochs:
             self.model.set_class_priors(first_label_maps(batches.dataset))
+        learning_rate = schedule.learning_rate_schedule(batches.steps_per_epoch)
+        callbacks = []
+        if schedule.time_budget_seconds and schedule.rate_schedule == "warmup_cosine":
+            # Anneal by the budget too: a slower machine than the epochs were sized for still ends at rate 0.
+            total_steps = batches.steps_per_epoch * schedule.epochs
+            callbacks.append(BudgetedLearningRate(learning_rate, total_steps, schedule.time_budget_seconds))
+            learning_rate = float(learning_rate(0))
+        if schedule.precise_batch_norm:
+            callbacks.append(BatchNormStatistics(batches.dataset))
         with self.strategy.scope():
             self.model.compile(
-                optimizer=keras.optimizers.Adam(
-                    schedule.learning_rate_schedule(batches.steps_per_epoch), epsilon=ADAM_EPSILON
-                ),
+                optimizer=keras.optimizers.Adam(learning_rate, epsilon=ADAM_EPSILON),
                 jit_compile=self.jit_compile,
             )
         start = time.perf_counter()
@@ -201,7 +210,7 @@ class SinglePassTrainer:
             time_budget_seconds=schedule.time_budget_seconds,
             verbose=self.verbose,
             fit_arguments={"class_priors": False},  # set above, from the pipeline's own batches, or left at zero
-            callbacks=[BatchNormStatistics(batches.dataset)] if schedule.precise_batch_norm else [],
+            callbacks=callbacks,
         )
         self.training_seconds = time.perf_counter() - start
         return self.model
