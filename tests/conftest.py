@@ -90,11 +90,15 @@ SHARED_FIXTURE_GROUPS = ("trained_run", "cli_exports")
 """Session fixtures that take minutes to build: every test that needs one runs on the same worker."""
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Groups the tests for pytest-xdist's `--dist loadgroup` (pyproject.toml's addopts).
 
     A module's tests stay on one worker, so its module fixtures are built once; the tests of an
-    expensive session fixture all go to one worker, so that fixture is built once per run.
+    expensive session fixture all go to one worker, so that fixture is built once per run. First
+    of the hooks: xdist's worker reads the groups in its own hook of the same name, which
+    otherwise runs before this one and finds none (every test was then scheduled alone, and CI
+    built `cli_exports` and `trained_run` on both workers).
     """
     for item in items:
         shared = [name for name in SHARED_FIXTURE_GROUPS if name in item.fixturenames]
