@@ -15,7 +15,8 @@ to FILE. Each run's `metrics.csv` holds its training loss and F1 per epoch
 
 Usage:
     python benchmarks/zoo_comparison.py [--minutes 15] [--models icnn rnn_g rnn_g_face_box ... red_net_cpu]
-        [--no-two-stage] [--num-train 2000] [--input-size 256] [--run-dir runs/zoo_comparison] [--output table.md]
+        [--no-two-stage] [--num-train 2000] [--input-size 256] [--batch-size 8] [--run-dir runs/zoo_comparison]
+        [--output table.md]
 """
 
 import argparse
@@ -51,6 +52,7 @@ def main(argv=None):
     parser.add_argument("--models", nargs="+", choices=zoo_names("single_pass"), default=list(CPU_TABLE_MODELS))
     parser.add_argument("--no-two-stage", action="store_true", help="leave out STN-iCNN and the iCNN baseline")
     parser.add_argument("--input-size", type=int, default=256, help="working size of the single-pass parsers")
+    parser.add_argument("--batch-size", type=int, default=8, help="batch size of the single-pass parsers")
     parser.add_argument("--synthetic-dir", default="data/synthetic_helen_2000", help="the training set's folder")
     parser.add_argument("--num-train", type=int, default=2000, help="synthetic training faces")
     parser.add_argument("--test-seed", type=int, default=424242)
@@ -60,6 +62,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not args.minutes > 0:
         parser.error(f"--minutes must be positive, got {args.minutes}")
+    if args.batch_size < 1:
+        parser.error(f"--batch-size must be at least 1, got {args.batch_size}")
 
     # The main job's generator and seed (its first 200 training faces are the main job's), more faces.
     main_job_set = generate_synthetic_helen(
@@ -83,6 +87,7 @@ def main(argv=None):
         single_pass=args.models,
         two_stage=not args.no_two_stage,
         input_size=args.input_size,
+        batch_size=args.batch_size,
     )
     table = format_comparison(rows)
     print(
