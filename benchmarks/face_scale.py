@@ -1,20 +1,24 @@
-"""RNN-G's learning curve on whole synthetic photos against face crops: test F1 against images seen.
+"""A single-pass model's learning curve on whole synthetic photos against face crops: test F1 against images seen.
 
-The paper's RNN-G parses a face detected and aligned to 128x128 (Liu et al. 2017, §4); the zoo parses whole
-photos, where the face's parts are a few pixels at that size. This trains `RNNG` on the synthetic training
-faces either way, batch `--batch`, class priors, warm-up and cosine over `--steps`, and prints the test F1 of
-its final logits at the working size (merged foreground, on `--test-num` unseen faces) every `--every` steps:
+The papers' RNN-G and RED-Net parse a face detected and aligned first (RNN-G at 128x128, Liu et al. 2017, §4;
+RED-Net on the face region scaled to 250x250 and cropped to 224x224, Guo et al. 2018); the zoo parses whole
+photos, where the face's parts are a few pixels at the working size. This trains a single-pass zoo model
+(`--model`, `rnn_g` by default) on the synthetic training faces either way, batch `--batch`, class priors, its
+default rate (or `--lr`), warm-up and cosine over `--steps`, and prints the test F1 of its final logits at the
+working size (merged foreground, on `--test-num` unseen faces) every `--every` steps, its BatchNorm statistics
+(if any) recomputed from the weights of the moment over 32 training batches first, as `SinglePassTrainer` does
+when training ends:
 
 - `--crop 0`: the whole photo resized to `--size`;
 - `--crop F`: a square F times the larger side of the box around the face's parts, cut with the ground
   truth's help from the training and the test photos alike (an oracle alignment in place of the paper's
   detector), resized to `--size`.
 
-docs/zoo_learning.md's RNN-G table comes from it.
+docs/zoo_learning.md's RNN-G and RED-Net face-scale tables come from it.
 
 Usage:
-    python benchmarks/rnn_g_face_scale.py --synthetic-dir data/synthetic_helen_2000 --crop 1.6 --lr 2e-3
-        [--size 128] [--steps 1500] [--every 250] [--no-gate-loss]
+    python benchmarks/face_scale.py --synthetic-dir data/synthetic_helen_2000 --crop 1.6
+        [--model rnn_g] [--lr 2e-3] [--size 128] [--steps 1500] [--every 250] [--no-gate-loss]
 """
 
 import argparse
@@ -28,9 +32,9 @@ import tensorflow as tf
 from keras_stn_icnn.data.helen import HelenReader
 from keras_stn_icnn.data.synthetic import generate_synthetic_helen
 from keras_stn_icnn.evaluation import synthetic_test_set
-from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
 from keras_stn_icnn.metrics import FaceParsingF1
-from keras_stn_icnn.models import RNNG
+from keras_stn_icnn.models.zoo import build_zoo_model, zoo_entry, zoo_names
+from keras_stn_icnn.train.callbacks import batch_norm_layers, recompute_batch_norm_statistics
 from keras_stn_icnn.train.optimizers import ADAM_EPSILON, warmup_cosine_schedule
 
 
@@ -70,21 +74,26 @@ def working_size_f1(model, images, labels, batch=20):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="rnn_g", choices=zoo_names("single_pass"))
     parser.add_argument("--synthetic-dir", default="data/synthetic_helen_2000")
     parser.add_argument("--num-train", type=int, default=2000)
     parser.add_argument("--test-seed", type=int, default=424242)
     parser.add_argument("--test-num", type=int, default=100)
     parser.add_argument("--size", type=int, default=128, help="working size")
     parser.add_argument("--crop", type=float, default=0.0, help="0: whole photo; F: crop F x the parts' extent")
-    parser.add_argument("--lr", type=float, default=RNNG.default_learning_rate)
+    parser.add_argument("--lr", type=float, help="Adam's peak rate; the model's default_learning_rate if not given")
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--every", type=int, default=250)
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--no-gate-loss", action="store_true", help="loss weights coarse 1, gate 0, final 1")
+    parser.add_argument("--no-gate-loss", action="store_true", help="rnn_g: loss weights coarse 1, gate 0, final 1")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.crop < 0 or args.steps < 1 or args.every < 1:
         parser.error(f"--crop must be >= 0 and --steps, --every >= 1, got {args.crop}, {args.steps}, {args.every}")
+    if zoo_entry(args.model).label_schema != "stn_icnn":
+        parser.error(f"--model {args.model} labels HELEN's classes; this benchmark scores STN-iCNN's")
+    if args.no_gate_loss and args.model != "rnn_g":
+        parser.error(f"--no-gate-loss is RNN-G's gate loss; --model {args.model} has none")
 
     keras.utils.set_random_seed(args.seed)
     root = generate_synthetic_helen(args.synthetic_dir, num_train=args.num_train, num_val=20, num_test=100, seed=0)
@@ -93,11 +102,13 @@ def main(argv=None):
     images, labels = face_views(train, args.size, args.crop, args.num_train)
     test_images, test_labels = face_views(test, args.size, args.crop, args.test_num)
 
-    loss_weights = {"coarse": 1.0, "gate": 0.0, "final": 1.0} if args.no_gate_loss else None
-    model = RNNG(STN_ICNN_CLASS_NAMES, input_size=args.size, loss_weights=loss_weights)
+    arguments = {"loss_weights": {"coarse": 1.0, "gate": 0.0, "final": 1.0}} if args.no_gate_loss else {}
+    model = build_zoo_model(args.model, input_size=args.size, **arguments)
     model.set_class_priors(labels[:256])
-    model.compile(optimizer=keras.optimizers.Adam(warmup_cosine_schedule(args.lr, args.steps), epsilon=ADAM_EPSILON))
+    rate = model.default_learning_rate if args.lr is None else args.lr
+    model.compile(optimizer=keras.optimizers.Adam(warmup_cosine_schedule(rate, args.steps), epsilon=ADAM_EPSILON))
     rng = np.random.default_rng(args.seed)
+    statistics_rng = np.random.default_rng(args.seed + 1)
     start, step = time.perf_counter(), 0
     print("images seen, test F1, training loss, seconds")
     while step < args.steps:
@@ -107,6 +118,9 @@ def main(argv=None):
             images[index], labels[index], batch_size=args.batch, verbose=0, shuffle=False, class_priors=False
         )
         step += chunk
+        if batch_norm_layers(model):
+            statistics_batches = statistics_rng.integers(0, len(images), size=(32, args.batch))
+            recompute_batch_norm_statistics(model, [images[batch] for batch in statistics_batches])
         f1 = working_size_f1(model, test_images, test_labels)
         loss = history.history["loss"][-1]
         print(f"{step * args.batch}, {f1:.3f}, {loss:.3f}, {time.perf_counter() - start:.0f}", flush=True)
