@@ -1,11 +1,11 @@
-"""Training speed of `FusedBatchNormalization` next to Keras's `BatchNormalization`, measured side by side.
+"""Training speed of keras_stn_icnn's `BatchNormalization` (the fused kernel) next to Keras's, side by side.
 
 Two tables. First one normalisation layer, forward and backward in a
 `tf.function`, at the shapes the zoo's CPU variants train at (batch 8, 256 px
 and below, few channels), next to the 3x3 convolution that comes before it.
 Then a whole `train_on_batch` step of zoo models on random faces, each model
 built twice from the same seed: once as it is, once with every
-`FusedBatchNormalization` traced on Keras's own path. The settings take turns,
+`keras_stn_icnn.layers.BatchNormalization` traced on Keras's own path. The settings take turns,
 so that both see the same machine load. It prints milliseconds, median
 (min-max), and the ratio.
 
@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_stn_icnn.benchmarking.timing import Timing, time_per_item
-from keras_stn_icnn.layers import FusedBatchNormalization
+from keras_stn_icnn.layers import BatchNormalization as FusedKernelBatchNormalization
 from keras_stn_icnn.models.zoo import build_zoo_model, zoo_names
 
 LAYER_SHAPES = ((8, 256, 256, 4), (8, 256, 256, 16), (8, 128, 128, 8), (8, 128, 128, 32), (8, 64, 64, 64))
@@ -29,13 +29,13 @@ LAYER_SHAPES = ((8, 256, 256, 4), (8, 256, 256, 16), (8, 128, 128, 8), (8, 128, 
 
 @contextlib.contextmanager
 def keras_path():
-    """Within the block, every `FusedBatchNormalization` call (and so every graph traced) takes Keras's path."""
-    original = FusedBatchNormalization._uses_fused_kernel
-    FusedBatchNormalization._uses_fused_kernel = lambda *_: False
+    """Within the block, our BatchNormalization calls (and so every graph traced) take Keras's path."""
+    original = FusedKernelBatchNormalization._uses_fused_kernel
+    FusedKernelBatchNormalization._uses_fused_kernel = lambda *_: False
     try:
         yield
     finally:
-        FusedBatchNormalization._uses_fused_kernel = original
+        FusedKernelBatchNormalization._uses_fused_kernel = original
 
 
 def layer_step(layer, inputs):
@@ -101,7 +101,7 @@ def main():
     for shape in LAYER_SHAPES:
         inputs = tf.random.stateless_normal(shape, seed=[0, 0])
         steps = {"keras": layer_step(keras.layers.BatchNormalization(), inputs)}
-        steps["fused"] = layer_step(FusedBatchNormalization(), inputs)
+        steps["fused"] = layer_step(FusedKernelBatchNormalization(), inputs)
         print_row(f"normalisation {list(shape)}", timed_in_turns(steps, args.repeats))
         convolution = time_per_item(layer_step(keras.layers.Conv2D(shape[-1], 3, padding="same"), inputs))
         print(f"| (the 3x3 convolution before it: {convolution.milliseconds()} ms) | | | |", flush=True)

@@ -1,16 +1,16 @@
-"""FusedBatchNormalization: Keras's BatchNormalization to float rounding, in training and at inference."""
+"""keras_stn_icnn.layers.BatchNormalization: Keras's layer to float rounding, in training, inference, weight files."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_stn_icnn.layers import FusedBatchNormalization
+from keras_stn_icnn.layers import BatchNormalization as FusedKernelBatchNormalization
 
 
 def _pair(inputs, **arguments):
     """Keras's layer and the fused one, built on `inputs` with the same random gamma and beta."""
-    norms = [keras.layers.BatchNormalization(**arguments), FusedBatchNormalization(**arguments)]
+    norms = [keras.layers.BatchNormalization(**arguments), FusedKernelBatchNormalization(**arguments)]
     rng = np.random.default_rng(1)
     channels = inputs.shape[arguments.get("axis", -1)]
     for norm in norms:
@@ -74,7 +74,23 @@ def test_serialises_and_loads_keras_batch_normalization_weights():
     inputs = tf.random.stateless_normal([2, 4, 4, 3], seed=[6, 7])
     keras_norm, norm = _pair(inputs, epsilon=1e-5, momentum=0.9)
     revived = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(norm))
-    assert type(revived) is FusedBatchNormalization
+    assert type(revived) is FusedKernelBatchNormalization
     assert revived.get_config() == norm.get_config()
     revived.set_weights(keras_norm.get_weights())
     np.testing.assert_array_equal(revived(inputs), keras_norm(inputs))
+
+
+def test_weight_files_of_keras_layer_load_and_back(tmp_path):
+    """Keras keys weights by class name: the presets and users' checkpoints, written with Keras's layer, load."""
+    inputs = tf.random.stateless_normal([2, 4, 4, 3], seed=[8, 9])
+
+    def model(norm_class):
+        return keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Conv2D(3, 1), norm_class(name="norm")])
+
+    keras_model, fused_model = model(keras.layers.BatchNormalization), model(FusedKernelBatchNormalization)
+    keras_model.layers[1].moving_mean.assign([0.5, -0.5, 1.0])
+    keras_model.save_weights(tmp_path / "keras.weights.h5")
+    fused_model.load_weights(tmp_path / "keras.weights.h5")
+    np.testing.assert_array_equal(fused_model(inputs), keras_model(inputs))
+    fused_model.save_weights(tmp_path / "fused.weights.h5")
+    model(keras.layers.BatchNormalization).load_weights(tmp_path / "fused.weights.h5")

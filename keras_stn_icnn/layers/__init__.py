@@ -1,7 +1,7 @@
 """Keras layers of keras_stn_icnn, one family per module."""
 
 from keras_stn_icnn.layers.adaptive_prior import AdaptivePrior
-from keras_stn_icnn.layers.batch_normalization import FusedBatchNormalization
+from keras_stn_icnn.layers.batch_normalization import BatchNormalization
 from keras_stn_icnn.layers.centroid_theta import CentroidTheta
 from keras_stn_icnn.layers.crop_transformer import (
     CropTransformer,

@@ -8,10 +8,14 @@ the convolutions: forward and backward over `[8, 256, 256, 4]` took 22.6 ms
 against 5.6 ms for TensorFlow's fused kernel (`FusedBatchNormV3`) and 14.3 ms
 for the 3x3 convolution before it, and a `red_net_cpu` training step 1.26 s
 against 0.90 s (`benchmarks/batch_norm_speed.py` prints the figures).
-`FusedBatchNormalization` is Keras's layer with the same weights, arguments
-and results (to float rounding), that normalises a training batch with the
-fused kernel; inference, and every case the kernel does not cover, stays on
-Keras's own path, so exported graphs are unchanged.
+This module's `BatchNormalization` is Keras's layer with the same weights,
+arguments and results (to float rounding), that normalises a training batch
+with the fused kernel; inference, and every case the kernel does not cover,
+stays on Keras's own path, so exported graphs are unchanged. It keeps Keras's
+class name on purpose: Keras keys a layer's weights in `.weights.h5` and
+`.keras` files by its class name, so weight files written with Keras's layer
+(the presets, a user's checkpoints, `keras.applications` weights) load into
+it, and its files load into Keras's.
 """
 
 import keras
@@ -19,7 +23,7 @@ import tensorflow as tf
 
 
 @keras.saving.register_keras_serializable(package="keras_stn_icnn")
-class FusedBatchNormalization(keras.layers.BatchNormalization):
+class BatchNormalization(keras.layers.BatchNormalization):
     """`keras.layers.BatchNormalization` whose training step runs TensorFlow's fused kernel.
 
     In training, on a 4-D channels-last input, the batch is normalised by
@@ -41,7 +45,7 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         float tensor of `inputs`' shape.
 
     Example:
-    >>> norm = FusedBatchNormalization(momentum=0.0)
+    >>> norm = BatchNormalization(momentum=0.0)
     >>> outputs = norm(keras.ops.convert_to_tensor([[[[1.0], [3.0]]]]), training=True)
     >>> outputs.numpy().ravel().round(3).tolist(), norm.moving_mean.numpy().tolist()
     ([-1.0, 1.0], [2.0])

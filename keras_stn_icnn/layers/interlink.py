@@ -11,7 +11,7 @@ so odd pyramids such as 81 -> 41 -> 21 -> 11 line up exactly.
 import keras
 from keras import layers
 
-from keras_stn_icnn.layers.batch_normalization import FusedBatchNormalization
+from keras_stn_icnn.layers.batch_normalization import BatchNormalization
 from keras_stn_icnn.ops import resize
 
 BATCH_NORM_EPSILON = 1e-5
@@ -23,7 +23,7 @@ def _conv(filters, kernel_size, name):
 
 
 def _batch_norm(name):
-    return FusedBatchNormalization(epsilon=BATCH_NORM_EPSILON, momentum=BATCH_NORM_MOMENTUM, name=name)
+    return BatchNormalization(epsilon=BATCH_NORM_EPSILON, momentum=BATCH_NORM_MOMENTUM, name=name)
 
 
 def _upsample_like(features, reference):

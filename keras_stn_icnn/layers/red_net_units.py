@@ -15,7 +15,7 @@ the bottleneck of a ResNet with deconvolutions in place of convolutions.
 
 import keras
 
-from keras_stn_icnn.layers.batch_normalization import FusedBatchNormalization
+from keras_stn_icnn.layers.batch_normalization import BatchNormalization
 from keras_stn_icnn.layers.max_unpooling import MaxUnpooling2D
 
 DECODER_INITIALIZER = {"class_name": "RandomNormal", "config": {"mean": 0.0, "stddev": 0.01}}
@@ -29,7 +29,7 @@ def _conv_bn(filters, kernel_size, name, transposed=False):
         layer_class(
             filters, kernel_size, padding="same", use_bias=False, kernel_initializer=initializer, name=f"{name}_conv"
         ),
-        FusedBatchNormalization(name=f"{name}_bn"),
+        BatchNormalization(name=f"{name}_bn"),
     )
 
 

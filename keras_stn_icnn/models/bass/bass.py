@@ -5,7 +5,7 @@ from keras import layers
 
 from keras_stn_icnn.checks import check_int
 from keras_stn_icnn.labels import LAPA_CLASS_NAMES
-from keras_stn_icnn.layers.batch_normalization import FusedBatchNormalization
+from keras_stn_icnn.layers.batch_normalization import BatchNormalization
 from keras_stn_icnn.layers.resampling import AlignedBilinearResize
 from keras_stn_icnn.losses.boundary_attention import (
     PAPER_ALPHA,
@@ -38,7 +38,7 @@ def _conv_norm_relu(filters, kernel_size, name):
     return keras.Sequential(
         [
             layers.Conv2D(filters, kernel_size, padding="same", use_bias=False, name="conv"),
-            FusedBatchNormalization(name="bn"),
+            BatchNormalization(name="bn"),
             layers.ReLU(name="relu"),
         ],
         name=name,

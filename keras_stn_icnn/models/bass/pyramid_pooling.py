@@ -3,7 +3,7 @@
 import keras
 from keras import layers
 
-from keras_stn_icnn.layers.batch_normalization import FusedBatchNormalization
+from keras_stn_icnn.layers.batch_normalization import BatchNormalization
 from keras_stn_icnn.ops import resize
 
 PAPER_BINS = (1, 2, 3, 6)
@@ -85,7 +85,7 @@ class PyramidPooling(keras.layers.Layer):
         self.filters = int(filters)
         self.bins = tuple(int(b) for b in bins)
         self.projections = [layers.Conv2D(self.filters, 1, use_bias=False, name=f"pool{b}_conv") for b in self.bins]
-        self.norms = [FusedBatchNormalization(name=f"pool{b}_bn") for b in self.bins]
+        self.norms = [BatchNormalization(name=f"pool{b}_bn") for b in self.bins]
 
     def build(self, input_shape):
         for bins, projection, norm in zip(self.bins, self.projections, self.norms):

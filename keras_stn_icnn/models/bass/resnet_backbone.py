@@ -26,7 +26,7 @@ import numpy as np
 from keras import layers
 
 from keras_stn_icnn.checks import check_int
-from keras_stn_icnn.layers.batch_normalization import FusedBatchNormalization
+from keras_stn_icnn.layers.batch_normalization import BatchNormalization
 
 RESNET101_DEPTHS = (3, 4, 23, 3)
 """Bottleneck blocks per stage (conv2 to conv5) of ResNet-101."""
@@ -83,7 +83,7 @@ def _conv_norm(x, filters, kernel_size, name, strides=1, dilation_rate=1):
         dilation_rate=dilation_rate,
         name=f"{name}_conv",
     )(x)
-    return FusedBatchNormalization(epsilon=BATCH_NORM_EPSILON, name=f"{name}_bn")(x)
+    return BatchNormalization(epsilon=BATCH_NORM_EPSILON, name=f"{name}_bn")(x)
 
 
 def _bottleneck_block(x, filters, name, strides=1, dilation_rate=1, projection=False):

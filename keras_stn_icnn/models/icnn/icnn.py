@@ -3,7 +3,7 @@
 import keras
 from keras import layers
 
-from keras_stn_icnn.layers.batch_normalization import FusedBatchNormalization
+from keras_stn_icnn.layers.batch_normalization import BatchNormalization
 from keras_stn_icnn.layers.interlink import (
     BATCH_NORM_EPSILON,
     BATCH_NORM_MOMENTUM,
@@ -61,15 +61,13 @@ class ICNN(keras.Model):
             layers.Conv2D(f, kernel_size, padding="same", name=f"input_conv_{i}") for i, f in enumerate(filters)
         ]
         input_norms = [
-            FusedBatchNormalization(epsilon=BATCH_NORM_EPSILON, momentum=BATCH_NORM_MOMENTUM, name=f"input_norm_{i}")
+            BatchNormalization(epsilon=BATCH_NORM_EPSILON, momentum=BATCH_NORM_MOMENTUM, name=f"input_norm_{i}")
             for i in range(len(filters))
         ]
         interlinks = [InterlinkBlock(filters, kernel_size, name=f"interlink_{k}") for k in range(num_interlink_layers)]
         integration = OutputIntegration(filters, kernel_size, name="output_integration")
         head_conv_1 = layers.Conv2D(2 * num_classes + 8, kernel_size, padding="same", name="head_conv_1")
-        head_norm_1 = FusedBatchNormalization(
-            epsilon=BATCH_NORM_EPSILON, momentum=BATCH_NORM_MOMENTUM, name="head_norm_1"
-        )
+        head_norm_1 = BatchNormalization(epsilon=BATCH_NORM_EPSILON, momentum=BATCH_NORM_MOMENTUM, name="head_norm_1")
         head_conv_2 = layers.Conv2D(num_classes, kernel_size, padding="same", name="head_conv_2")
         head_conv_3 = layers.Conv2D(num_classes, output_kernel_size, padding="same", name="head_conv_3")
 

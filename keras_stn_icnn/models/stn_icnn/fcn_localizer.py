@@ -3,7 +3,7 @@
 import keras
 from keras import layers
 
-from keras_stn_icnn.layers.batch_normalization import FusedBatchNormalization
+from keras_stn_icnn.layers.batch_normalization import BatchNormalization
 from keras_stn_icnn.layers.interlink import BATCH_NORM_EPSILON, BATCH_NORM_MOMENTUM
 from keras_stn_icnn.layers.theta import ScaleTranslationTheta
 
@@ -55,7 +55,7 @@ class FCNLocalizer(keras.Model):
             x = layers.Conv2D(num_parts, kernel, strides=strides, name=f"localize_net_{index}")(x)
             index += 1
             if batch_norm:
-                x = FusedBatchNormalization(
+                x = BatchNormalization(
                     epsilon=BATCH_NORM_EPSILON,
                     momentum=BATCH_NORM_MOMENTUM,
                     name=f"localize_net_{index}",

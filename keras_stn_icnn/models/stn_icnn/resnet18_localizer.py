@@ -3,7 +3,7 @@
 import keras
 from keras import layers
 
-from keras_stn_icnn.layers.batch_normalization import FusedBatchNormalization
+from keras_stn_icnn.layers.batch_normalization import BatchNormalization
 from keras_stn_icnn.layers.interlink import BATCH_NORM_EPSILON, BATCH_NORM_MOMENTUM
 from keras_stn_icnn.layers.resampling import PaddedMaxPooling2D
 from keras_stn_icnn.layers.theta import ScaleTranslationTheta
@@ -18,7 +18,7 @@ def _padded_conv(x, filters, kernel_size, strides, name, use_bias=False):
 
 
 def _batch_norm(x, name):
-    return FusedBatchNormalization(epsilon=BATCH_NORM_EPSILON, momentum=BATCH_NORM_MOMENTUM, name=name)(x)
+    return BatchNormalization(epsilon=BATCH_NORM_EPSILON, momentum=BATCH_NORM_MOMENTUM, name=name)(x)
 
 
 def _basic_block(x, filters, strides, name):

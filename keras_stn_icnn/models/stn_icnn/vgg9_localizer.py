@@ -3,7 +3,7 @@
 import keras
 from keras import layers
 
-from keras_stn_icnn.layers.batch_normalization import FusedBatchNormalization
+from keras_stn_icnn.layers.batch_normalization import BatchNormalization
 from keras_stn_icnn.layers.interlink import BATCH_NORM_EPSILON, BATCH_NORM_MOMENTUM
 from keras_stn_icnn.layers.theta import ScaleTranslationTheta
 
@@ -48,9 +48,7 @@ class VGG9Localizer(keras.Model):
         x = inputs
         for index, width in enumerate(filters):
             x = layers.Conv2D(width, 3, padding="same", name=f"conv_{index}")(x)
-            x = FusedBatchNormalization(epsilon=BATCH_NORM_EPSILON, momentum=BATCH_NORM_MOMENTUM, name=f"norm_{index}")(
-                x
-            )
+            x = BatchNormalization(epsilon=BATCH_NORM_EPSILON, momentum=BATCH_NORM_MOMENTUM, name=f"norm_{index}")(x)
             x = layers.ReLU()(x)
             if index % 2 == 1:
                 x = layers.AveragePooling2D(3, strides=2, name=f"pool_{index // 2}")(x)
