@@ -109,6 +109,7 @@ def main(argv=None):
     model.compile(optimizer=keras.optimizers.Adam(warmup_cosine_schedule(rate, args.steps), epsilon=ADAM_EPSILON))
     rng = np.random.default_rng(args.seed)
     statistics_rng = np.random.default_rng(args.seed + 1)
+    has_batch_norm = bool(batch_norm_layers(model))
     start, step = time.perf_counter(), 0
     print("images seen, test F1, training loss, seconds")
     while step < args.steps:
@@ -118,7 +119,7 @@ def main(argv=None):
             images[index], labels[index], batch_size=args.batch, verbose=0, shuffle=False, class_priors=False
         )
         step += chunk
-        if batch_norm_layers(model):
+        if has_batch_norm:
             statistics_batches = statistics_rng.integers(0, len(images), size=(32, args.batch))
             recompute_batch_norm_statistics(model, [images[batch] for batch in statistics_batches])
         f1 = working_size_f1(model, test_images, test_labels)
