@@ -54,6 +54,7 @@ _PUBLIC_NAMES = {
         "ICNNBaseline",
         "ICNNParser",
         "RedNet",
+        "RedNetFaceBox",
         "ResNet18Localizer",
         "RNNG",
         "RNNGFaceBox",

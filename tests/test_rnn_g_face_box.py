@@ -1,5 +1,7 @@
-"""RNN-G on a found face box: the box rule, the crop and paste, the priors, and the zoo checks."""
+"""RNN-G on a found face box, and what every `FaceBoxParser` shares: the finder, the box rule, the crop and paste,
+the priors, and the zoo checks."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -9,6 +11,7 @@ from keras_stn_icnn.data.helen import HelenReader
 from keras_stn_icnn.data.synthetic import generate_synthetic_helen
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES, STN_ICNN_CLASS_NAMES
 from keras_stn_icnn.layers.face_box import FaceBoxTheta
+from keras_stn_icnn.models.face_box import face_finder
 from keras_stn_icnn.models.rnn_g.component_networks import RNNGTwoStage
 from keras_stn_icnn.models.rnn_g.face_box import RNNGFaceBox
 from keras_stn_icnn.models.single_pass import working_size_labels
@@ -20,6 +23,18 @@ SMALL = dict(input_size=32, face_size=16, finder_size=16)
 @pytest.fixture(scope="module")
 def model():
     return RNNGFaceBox(**SMALL, canvas_size=256)
+
+
+def test_a_cell_of_the_finders_map_sees_the_whole_64_pixel_photo():
+    # 3x3 convolutions dilated 2, 4 and 8 reach 14 cells either way: cell 15 sees cells 1-29 of the pooled map,
+    # pixels 2-59, and the 5x5 convolution before the pooling widens that to pixels 0-61; cell 31 sees 32-63.
+    keras.utils.set_random_seed(0)
+    finder = face_finder(32)
+    photos = np.zeros((2, 64, 64, 3), np.float32)
+    photos[1, 0, 0] = 1.0  # one pixel in the far corner
+    logits = finder(photos, training=False).numpy()
+    assert np.abs(logits[1, 15, 15] - logits[0, 15, 15]).max() > 0
+    assert np.abs(logits[1, 31, 31] - logits[0, 31, 31]).max() == 0
 
 
 def test_the_face_box_is_the_square_around_the_face_in_image_pixels():

@@ -37,7 +37,7 @@ class StopAboveFloor(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-PAPER_SIZED = {"bass": "bass_cpu", "red_net": "red_net_cpu"}
+PAPER_SIZED = {"bass": "bass_cpu", "red_net": "red_net_cpu", "red_net_face_box": "red_net_cpu_face_box"}
 """The papers' BASS and RED-Net (71.5M and 44.6M parameters; 5.7 and 7.2 s a training step at 256 px, batch 8, on
 this 2-core CPU, docs/zoo_learning.md) would add minutes to the suite; their CPU variants, the same classes and
 code at a smaller width, stand in for them here."""

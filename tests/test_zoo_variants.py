@@ -1,4 +1,4 @@
-"""The zoo's CPU variants (`bass_cpu`, `red_net_cpu`) pass the checks every single-pass zoo model passes."""
+"""The zoo's CPU variants (`bass_cpu`, `red_net_cpu`, `red_net_cpu_face_box`) pass every single-pass model's checks."""
 
 import numpy as np
 import pytest
@@ -6,10 +6,11 @@ import zoo_checks
 
 from keras_stn_icnn.models.zoo import ZOO, build_zoo_model, zoo_name_of
 
-VARIANTS = ["bass_cpu", "red_net_cpu"]
+VARIANTS = ["bass_cpu", "red_net_cpu", "red_net_cpu_face_box"]
 SMALL_ARGUMENTS = {
     "bass_cpu": dict(input_size=64),
     "red_net_cpu": dict(input_size=64, num_exemplars=2, bank_size=8, pca_components=3),
+    "red_net_cpu_face_box": dict(input_size=64, face_size=64, num_exemplars=2, bank_size=8, pca_components=3),
 }
 """Each variant as its entry builds it, at a small working size (and a small exemplar bank)."""
 
@@ -22,7 +23,7 @@ def test_the_variants_are_the_cpu_ones_and_the_face_box_parser():
 @pytest.mark.parametrize("name", VARIANTS)
 def test_a_variant_is_its_class_at_a_smaller_size(name):
     variant = build_zoo_model(name, **SMALL_ARGUMENTS[name])
-    paper_name = name.removesuffix("_cpu")
+    paper_name = name.replace("_cpu", "")
     assert type(variant) is ZOO[paper_name].model_class
     assert zoo_name_of(variant) == name
     paper = build_zoo_model(paper_name, input_size=variant.input_size)

@@ -99,6 +99,26 @@ TINY_ZOO_ARGUMENTS = {
     "red_net_cpu": dict(
         input_size=32, encoder_filters=(16, 16), blocks_per_unit=1, num_exemplars=2, bank_size=8, pca_components=3
     ),
+    "red_net_face_box": dict(
+        input_size=32,
+        face_size=16,
+        finder_size=16,
+        encoder_filters=(16, 16),
+        blocks_per_unit=1,
+        num_exemplars=2,
+        bank_size=8,
+        pca_components=3,
+    ),
+    "red_net_cpu_face_box": dict(
+        input_size=32,
+        face_size=16,
+        finder_size=16,
+        encoder_filters=(16, 16),
+        blocks_per_unit=1,
+        num_exemplars=2,
+        bank_size=8,
+        pca_components=3,
+    ),
 }
 """Small instances of every single-pass zoo model (`models.zoo.zoo_names("single_pass")`), for tests that build
 them all. A CPU variant differs from its class's entry only in the sizes these override, so both get the same."""

@@ -1,4 +1,4 @@
-"""A face box found on the whole photo: where it is, the crop it cuts, and the paste back (`RNNGFaceBox`).
+"""A face box found on the whole photo: where it is, the crop it cuts, and the paste back (`models.face_box`).
 
 The box is placed on a coarse face map by the moment rule of `ops.boxes`
 (the rule of RNN-G's component crops), as a square: the face's parts

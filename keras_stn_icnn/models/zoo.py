@@ -11,7 +11,9 @@ A variant is an entry of an existing class with other constructor
 arguments: `bass_cpu` and `red_net_cpu` are BASS and RED-Net narrowed to what
 a 2-core CPU trains in minutes, while `bass` and `red_net` keep the papers'
 networks for GPUs; `rnn_g_two_stage_face_box` is RNN-G's two-stage parser
-with its first stage on a found face box (`RNNGFaceBox`).
+with its first stage on a found face box (`RNNGFaceBox`), and
+`red_net_cpu_face_box` is `red_net_cpu`'s network on a found face box
+(`RedNetFaceBox`, whose own entry `red_net_face_box` keeps the paper's).
 """
 
 import dataclasses
@@ -20,7 +22,7 @@ from typing import Callable
 from keras_stn_icnn.choices import STN_ICNN_STAGES
 from keras_stn_icnn.models.bass import BASS
 from keras_stn_icnn.models.icnn import ICNNBaseline, ICNNParser
-from keras_stn_icnn.models.red_net import RedNet
+from keras_stn_icnn.models.red_net import RedNet, RedNetFaceBox
 from keras_stn_icnn.models.rnn_g import RNNG, RNNGFaceBox, RNNGTwoStage
 from keras_stn_icnn.models.stn_icnn import STNiCNN
 
@@ -203,6 +205,19 @@ ZOO = {
             RedNet,
             "single_pass",
             "RED-Net a quarter as wide, one residual block a unit, for CPUs",
+            RED_NET_CPU_ARGUMENTS,
+        ),
+        ZooEntry(
+            "red_net_face_box",
+            RedNetFaceBox,
+            "single_pass",
+            "RED-Net on the face box a small network finds, in place of the paper's face detector",
+        ),
+        ZooEntry(
+            "red_net_cpu_face_box",
+            RedNetFaceBox,
+            "single_pass",
+            "red_net_cpu's RED-Net on a found face box, for CPUs",
             RED_NET_CPU_ARGUMENTS,
         ),
     )
