@@ -85,6 +85,9 @@ def check_exports(model, out_dir, name):
     return saved_model, path
 
 
+TINY_RED_NET = dict(encoder_filters=(16, 16), blocks_per_unit=1, num_exemplars=2, bank_size=8, pca_components=3)
+"""RED-Net's sizes in its small instances, on the whole photo and on a face box."""
+
 TINY_ZOO_ARGUMENTS = {
     "icnn": dict(input_size=32, filters=(4, 4, 4, 4)),
     "rnn_g": dict(input_size=16),
@@ -93,32 +96,10 @@ TINY_ZOO_ARGUMENTS = {
     "rnn_g_two_stage_face_box": dict(input_size=32, component_filters=(4, 8)),
     "bass": dict(input_size=32, depths=(1, 1, 1, 1), base_filters=4),
     "bass_cpu": dict(input_size=32, depths=(1, 1, 1, 1), base_filters=4),
-    "red_net": dict(
-        input_size=32, encoder_filters=(16, 16), blocks_per_unit=1, num_exemplars=2, bank_size=8, pca_components=3
-    ),
-    "red_net_cpu": dict(
-        input_size=32, encoder_filters=(16, 16), blocks_per_unit=1, num_exemplars=2, bank_size=8, pca_components=3
-    ),
-    "red_net_face_box": dict(
-        input_size=32,
-        face_size=16,
-        finder_size=16,
-        encoder_filters=(16, 16),
-        blocks_per_unit=1,
-        num_exemplars=2,
-        bank_size=8,
-        pca_components=3,
-    ),
-    "red_net_cpu_face_box": dict(
-        input_size=32,
-        face_size=16,
-        finder_size=16,
-        encoder_filters=(16, 16),
-        blocks_per_unit=1,
-        num_exemplars=2,
-        bank_size=8,
-        pca_components=3,
-    ),
+    "red_net": dict(input_size=32, **TINY_RED_NET),
+    "red_net_cpu": dict(input_size=32, **TINY_RED_NET),
+    "red_net_face_box": dict(input_size=32, face_size=16, finder_size=16, **TINY_RED_NET),
+    "red_net_cpu_face_box": dict(input_size=32, face_size=16, finder_size=16, **TINY_RED_NET),
 }
 """Small instances of every single-pass zoo model (`models.zoo.zoo_names("single_pass")`), for tests that build
 them all. A CPU variant differs from its class's entry only in the sizes these override, so both get the same."""
