@@ -10,7 +10,7 @@ VARIANTS = ["bass_cpu", "red_net_cpu", "red_net_cpu_face_box"]
 SMALL_ARGUMENTS = {
     "bass_cpu": dict(input_size=64),
     "red_net_cpu": dict(input_size=64, num_exemplars=2, bank_size=8, pca_components=3),
-    "red_net_cpu_face_box": dict(input_size=64, face_size=64, num_exemplars=2, bank_size=8, pca_components=3),
+    "red_net_cpu_face_box": dict(input_size=64, face_size=32, num_exemplars=2, bank_size=8, pca_components=3),
 }
 """Each variant as its entry builds it, at a small working size (and a small exemplar bank)."""
 
