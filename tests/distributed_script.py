@@ -47,6 +47,9 @@ def one_step_weights(strategy, make_model, x, y, synchronized=False):
             optimizer=keras.optimizers.SGD(0.5),
             loss=None if y is None else keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             jit_compile=False,
+            # One device steps eagerly (the same kernels, no graph to trace), against the traced step
+            # under MirroredStrategy, which is the one the trainers run.
+            run_eagerly=isinstance(strategy, tf.distribute.OneDeviceStrategy),
         )
     # Both sides compute BatchNorm statistics the same way (one replica synchronised is one replica
     # alone, up to the formula: E[x^2] - E[x]^2 instead of two passes), so only the split differs.
