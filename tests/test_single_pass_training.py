@@ -1,6 +1,7 @@
 """Training single-pass zoo parsers: the working-size pipeline, the trainer, time budgets, two replicas,
 the comparison."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from fake_datasets import write_helen
+from zoo_checks import TINY_ZOO_ARGUMENTS
 
 from keras_stn_icnn.benchmarking.zoo_comparison import compare_zoo, format_comparison, measure_row
 from keras_stn_icnn.data import HelenReader
@@ -51,6 +53,15 @@ def reader(tmp_path_factory):
 
 def small_parser():
     return ICNNParser(class_names=STN_ICNN_CLASS_NAMES, input_size=32, filters=(4, 4, 4, 4))
+
+
+@pytest.fixture
+def small_zoo(monkeypatch):
+    """The zoo's single-pass entries at their small widths (`zoo_checks.TINY_ZOO_ARGUMENTS`; the comparison sets the
+    working size): what the comparison records of a model does not depend on its width."""
+    for name, arguments in TINY_ZOO_ARGUMENTS.items():
+        widths = {key: value for key, value in arguments.items() if key != "input_size"}
+        monkeypatch.setitem(ZOO, name, dataclasses.replace(ZOO[name], arguments={**ZOO[name].arguments, **widths}))
 
 
 def small_comparison(reader, run_dir, names, batch_size=2, **arguments):
@@ -228,7 +239,7 @@ def test_zoo_registry_builds_every_single_pass_model_by_name():
         build_zoo_model("unet")
 
 
-def test_comparison_rows_hold_the_evaluation_and_costs(reader, tmp_path):
+def test_comparison_rows_hold_the_evaluation_and_costs(reader, tmp_path, small_zoo):
     rows = small_comparison(reader, tmp_path, ("icnn",), batch_size=4)
     (row,) = rows
     assert row.name == "icnn" and row.training_seconds > 0
@@ -272,7 +283,7 @@ def test_red_net_trains_with_its_prior_filled_from_the_held_out_maps(reader, tmp
     np.testing.assert_array_equal(np.asarray(prior.bank_label_maps)[:5], prior_maps)
 
 
-def test_comparison_scores_a_model_with_a_prior_as_trained_and_with_the_prior(reader, tmp_path):
+def test_comparison_scores_a_model_with_a_prior_as_trained_and_with_the_prior(reader, tmp_path, small_zoo):
     # The paper's "Ours" and "Ours-p" from one training; 5 held-out maps fill the 5-exemplar bank.
     held_out = reader.dataset("val").concatenate(reader.dataset("train"))
     rows = small_comparison(reader, tmp_path, ("red_net_cpu",), prior_dataset=held_out)
@@ -284,7 +295,7 @@ def test_comparison_scores_a_model_with_a_prior_as_trained_and_with_the_prior(re
     assert rows[1].evaluation.scores == evaluate_parser(model.parse, reader.dataset("test"), progress=False).scores
 
 
-def test_comparison_trains_a_helen_model_on_helen_labels_and_scores_it_in_stn_icnn_ids(reader, tmp_path):
+def test_comparison_trains_a_helen_model_on_helen_labels_and_scores_it_in_stn_icnn_ids(reader, tmp_path, small_zoo):
     helen_train = HelenReader(reader.root, schema="helen").dataset("train")
     with pytest.raises(ValueError, match="other_train_datasets"):
         small_comparison(reader, tmp_path, ("rnn_g_two_stage",))
