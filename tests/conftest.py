@@ -89,6 +89,25 @@ def cli_exports(tmp_path_factory, reference_checkpoint_path):
 SHARED_FIXTURE_GROUPS = ("trained_run", "cli_exports")
 """Session fixtures that take minutes to build: every test that needs one runs on the same worker."""
 
+LONGEST_GROUPS = (
+    "trained_run",
+    "cli_exports",
+    "test_single_pass_training",
+    "test_distributed",
+    "test_zoo_learning",
+    "test_learning",
+    "test_resume",
+)
+"""The groups that take longest (2-8 minutes each on a 2-core CPU, from `--durations`), longest first: they are
+scheduled before the rest, which then fills the workers around them. pytest-xdist would otherwise order groups by
+their number of tests, which puts the one-test and two-test groups of minutes (`test_learning`,
+`test_distributed`) last, where they ran alone for the suite's last ten minutes."""
+
+
+def _group(item):
+    shared = [name for name in SHARED_FIXTURE_GROUPS if name in item.fixturenames]
+    return shared[0] if shared else item.module.__name__
+
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
@@ -98,8 +117,10 @@ def pytest_collection_modifyitems(config, items):
     expensive session fixture all go to one worker, so that fixture is built once per run. First
     of the hooks: xdist's worker reads the groups in its own hook of the same name, which
     otherwise runs before this one and finds none (every test was then scheduled alone, and CI
-    built `cli_exports` and `trained_run` on both workers).
+    built `cli_exports` and `trained_run` on both workers). The `LONGEST_GROUPS` go first, in
+    that order (pyproject.toml's `--no-loadscope-reorder` keeps it); the rest keep theirs.
     """
     for item in items:
-        shared = [name for name in SHARED_FIXTURE_GROUPS if name in item.fixturenames]
-        item.add_marker(pytest.mark.xdist_group(shared[0] if shared else item.module.__name__))
+        item.add_marker(pytest.mark.xdist_group(_group(item)))
+    position = {name: index for index, name in enumerate(LONGEST_GROUPS)}
+    items.sort(key=lambda item: position.get(_group(item), len(LONGEST_GROUPS)))
