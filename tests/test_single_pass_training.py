@@ -284,7 +284,7 @@ def test_red_net_trains_with_its_prior_filled_from_the_held_out_maps(reader, tmp
 
 
 def test_comparison_scores_a_model_with_a_prior_as_trained_and_with_the_prior(reader, tmp_path, small_zoo):
-    # The paper's "Ours" and "Ours-p" from one training; 5 held-out maps fill the 5-exemplar bank.
+    # The paper's "Ours" and "Ours-p" from one training; 5 held-out maps fill the small exemplar bank.
     held_out = reader.dataset("val").concatenate(reader.dataset("train"))
     rows = small_comparison(reader, tmp_path, ("red_net_cpu",), prior_dataset=held_out)
     assert [row.name for row in rows] == ["red_net_cpu", "red_net_cpu + prior"]
