@@ -17,12 +17,12 @@ import argparse
 import contextlib
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-from keras_stn_icnn.benchmarking.timing import Timing, time_per_item
+from keras_stn_icnn.benchmarking.timing import time_in_turns, time_per_item
+from keras_stn_icnn.benchmarking.zoo_comparison import training_step
 from keras_stn_icnn.layers import BatchNormalization as FusedKernelBatchNormalization
-from keras_stn_icnn.models.zoo import build_zoo_model, zoo_names
+from keras_stn_icnn.models.zoo import zoo_names
 
 LAYER_SHAPES = ((8, 256, 256, 4), (8, 256, 256, 16), (8, 128, 128, 8), (8, 128, 128, 32), (8, 64, 64, 64))
 
@@ -53,29 +53,6 @@ def layer_step(layer, inputs):
     return lambda: [g.numpy() for g in step()]
 
 
-def model_step(name, batch_size, input_size):
-    """A `train_on_batch` call on one fixed batch of random faces, the model built from seed 0."""
-    keras.utils.set_random_seed(0)
-    model = build_zoo_model(name, input_size=input_size)
-    model.compile()
-    rng = np.random.default_rng(0)
-    images = rng.random((batch_size, input_size, input_size, 3), dtype=np.float32)
-    labels = rng.integers(0, len(model.class_names), (batch_size, input_size, input_size)).astype(np.int32)
-    return lambda: model.train_on_batch(images, labels)
-
-
-def timed_in_turns(steps, repeats):
-    """`{setting: Timing}`, each step traced and warmed up first, then the settings timed in turns."""
-    for setting, step in steps.items():
-        with keras_path() if setting == "keras" else contextlib.nullcontext():
-            step()
-    seconds = {setting: [] for setting in steps}
-    for _ in range(repeats):
-        for setting, step in steps.items():
-            seconds[setting].extend(time_per_item(step, repeats=1, warmup=0).seconds)
-    return {setting: Timing(tuple(times)) for setting, times in seconds.items()}
-
-
 def print_row(label, timings):
     keras_timing, fused_timing = timings["keras"], timings["fused"]
     print(
@@ -87,7 +64,9 @@ def print_row(label, timings):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=["red_net_cpu", "bass_cpu", "icnn"], choices=zoo_names())
+    parser.add_argument(
+        "--models", nargs="+", default=["red_net_cpu", "bass_cpu", "icnn"], choices=zoo_names("single_pass")
+    )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--input-size", type=int, default=256)
@@ -102,15 +81,18 @@ def main():
         inputs = tf.random.stateless_normal(shape, seed=[0, 0])
         steps = {"keras": layer_step(keras.layers.BatchNormalization(), inputs)}
         steps["fused"] = layer_step(FusedKernelBatchNormalization(), inputs)
-        print_row(f"normalisation {list(shape)}", timed_in_turns(steps, args.repeats))
+        print_row(f"normalisation {list(shape)}", time_in_turns(steps, args.repeats, {"keras": keras_path}))
         convolution = time_per_item(layer_step(keras.layers.Conv2D(shape[-1], 3, padding="same"), inputs))
         print(f"| (the 3x3 convolution before it: {convolution.milliseconds()} ms) | | | |", flush=True)
 
     print(f"\n| train_on_batch, batch {args.batch_size}, {args.input_size} px | Keras path, ms | fused, ms | ratio |")
     print("|---|---|---|---|")
     for name in args.models:
-        steps = {setting: model_step(name, args.batch_size, args.input_size) for setting in ("keras", "fused")}
-        print_row(name, timed_in_turns(steps, args.repeats))
+        steps = {}
+        for setting in ("keras", "fused"):
+            keras.utils.set_random_seed(0)
+            steps[setting] = training_step(name, args.input_size, args.batch_size)
+        print_row(name, time_in_turns(steps, args.repeats, {"keras": keras_path}))
 
 
 if __name__ == "__main__":

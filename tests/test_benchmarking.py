@@ -23,6 +23,7 @@ from keras_stn_icnn.benchmarking import (
     measure_training,
     random_stage_batch,
     stage_functions,
+    time_in_turns,
     time_per_item,
 )
 from keras_stn_icnn.choices import STN_ICNN_STAGES
@@ -45,6 +46,25 @@ def test_time_per_item_times_only_the_calls_after_the_warm_up():
 def test_time_per_item_refuses_bad_counts(argument):
     with pytest.raises(ValueError, match=next(iter(argument))):
         time_per_item(lambda: None, **argument)
+
+
+def test_time_in_turns_alternates_the_settings_after_one_untimed_call_each_in_its_context():
+    calls = []
+    inside = []
+
+    @contextlib.contextmanager
+    def marked():
+        inside.append(True)
+        yield
+        inside.pop()
+
+    steps = {name: (lambda name=name: calls.append((name, bool(inside)))) for name in ("old", "new")}
+    timings = time_in_turns(steps, repeats=2, contexts={"old": marked})
+    # One untimed call each (the first inside its context), then the two timed in turns.
+    assert calls == [("old", True), ("new", False), ("old", False), ("new", False), ("old", False), ("new", False)]
+    assert {name: len(timing.seconds) for name, timing in timings.items()} == {"old": 2, "new": 2}
+    with pytest.raises(ValueError, match=r"\['other'\]"):
+        time_in_turns(steps, contexts={"other": marked})
 
 
 def test_flops_of_convolutions_and_matrix_products_follow_their_formulas():

@@ -18,7 +18,7 @@ from keras_stn_icnn.benchmarking.inference_speed import (
 from keras_stn_icnn.benchmarking.machine import PeakMemory, describe_machine, matmul_gflops
 from keras_stn_icnn.benchmarking.reference import AuthorsPipeline, ReferenceUnavailable
 from keras_stn_icnn.benchmarking.run import BenchmarkReport, format_report, run_benchmark
-from keras_stn_icnn.benchmarking.timing import Timing, time_per_item
+from keras_stn_icnn.benchmarking.timing import Timing, time_in_turns, time_per_item
 from keras_stn_icnn.benchmarking.training_speed import TrainingResult, measure_training, random_stage_batch
 from keras_stn_icnn.choices import RUNTIMES
 
@@ -44,5 +44,6 @@ __all__ = [
     "random_stage_batch",
     "run_benchmark",
     "stage_functions",
+    "time_in_turns",
     "time_per_item",
 ]

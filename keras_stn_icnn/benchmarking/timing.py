@@ -1,5 +1,6 @@
 """Timing a call the same way every time: warm-up, repeats, median and spread."""
 
+import contextlib
 import dataclasses
 import time
 
@@ -79,3 +80,41 @@ def time_per_item(function, items=1, repeats=10, warmup=2, clock=time.perf_count
         function()
         seconds.append((clock() - start) / int(items))
     return Timing(tuple(seconds))
+
+
+def time_in_turns(steps, repeats=5, contexts=None):
+    """Times several settings of one computation in turns, so that each sees the same machine load.
+
+    Each setting's step is called once untimed first (it traces its graphs
+    then), inside its context if it has one; then the settings are timed one
+    call each, in turns, `repeats` times. Ratios of the medians are what a
+    side-by-side benchmark prints.
+
+    Args:
+        steps: dict, setting name -> callable taking no arguments, as for
+            `time_per_item`.
+        repeats: int, timed calls of each setting, at least 1.
+        contexts: dict, setting name -> callable returning a context manager
+            to enter for that setting's untimed first call (what its traced
+            graphs are built under), or None.
+
+    Returns:
+        dict, setting name -> `Timing`.
+
+    Example:
+    >>> timings = time_in_turns({"short": lambda: sum(range(10)), "long": lambda: sum(range(10**5))}, repeats=3)
+    >>> sorted(timings), len(timings["long"].seconds)
+    (['long', 'short'], 3)
+    """
+    contexts = contexts or {}
+    unknown = sorted(set(contexts) - set(steps))
+    if unknown:
+        raise ValueError(f"contexts name settings that have no step: {unknown}")
+    for setting, step in steps.items():
+        with contexts.get(setting, contextlib.nullcontext)():
+            step()
+    seconds = {setting: [] for setting in steps}
+    for _ in range(int(repeats)):
+        for setting, step in steps.items():
+            seconds[setting].extend(time_per_item(step, repeats=1, warmup=0).seconds)
+    return {setting: Timing(tuple(times)) for setting, times in seconds.items()}

@@ -82,11 +82,36 @@ class ComparisonRow:
     milliseconds_per_face: float
 
 
+def training_step(name, input_size, batch_size):
+    """One training step of a throwaway single-pass zoo model, on one fixed batch of random faces.
+
+    Args:
+        name: str, a single-pass model of `models.zoo.ZOO`.
+        input_size: int, the working size.
+        batch_size: int.
+
+    Returns:
+        A callable taking no arguments that runs `train_on_batch` once and
+        returns its loss and `overall_f1` (its first call traces and
+        compiles the step).
+
+    Example:
+    >>> loss, overall_f1 = training_step("rnn_g", 32, 2)()
+    >>> loss > 0
+    True
+    """
+    model = build_single_pass(name, input_size)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (batch_size, input_size, input_size, 3)).astype(np.float32)
+    labels = rng.integers(0, model.num_classes, (batch_size, input_size, input_size)).astype(np.uint8)
+    model.compile()
+    return functools.partial(model.train_on_batch, images, labels)
+
+
 def seconds_per_step(name, input_size, batch_size, repeats=5):
     """Wall time of one training step of a single-pass zoo model on this machine.
 
-    Times `train_on_batch` of a throwaway instance on random faces (after two
-    untimed steps that trace and compile it).
+    Times `training_step` (after two untimed steps that trace and compile it).
 
     Args:
         name: str, a single-pass model of `models.zoo.ZOO`.
@@ -101,12 +126,7 @@ def seconds_per_step(name, input_size, batch_size, repeats=5):
     >>> seconds_per_step("rnn_g", 64, 4) > 0  # doctest: +SKIP
     True
     """
-    model = build_single_pass(name, input_size)
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (batch_size, input_size, input_size, 3)).astype(np.float32)
-    labels = rng.integers(0, model.num_classes, (batch_size, input_size, input_size)).astype(np.uint8)
-    model.compile()
-    return time_per_item(functools.partial(model.train_on_batch, images, labels), repeats=repeats).median
+    return time_per_item(training_step(name, input_size, batch_size), repeats=repeats).median
 
 
 def budget_epochs(seconds, step_seconds, steps_per_epoch):
