@@ -7,9 +7,9 @@ faces:
 
 - a single-pass parser (`models.zoo.zoo_names("single_pass")`) trains in one
   stage (`SinglePassTrainer`, its default rate, class priors, warm-up and
-  cosine decay) until its budget is spent, the decay reaching its end with the
-  budget (given more epochs than the budget reaches at its measured speed,
-  `budget_epochs`). One with an exemplar
+  cosine decay) until its budget is spent, the warm-up and the decay following
+  the clock to the budget's end (`train.callbacks.BudgetedLearningRate`, over
+  `MAX_EPOCHS` epochs, more than any model reaches). One with an exemplar
   prior (RED-Net's `fit_prior`) trains without it and is scored twice, as its
   paper's Table 1 reports it: as trained (the decoder alone, the paper's
   "Ours") and with the prior filled from held-out faces, as the paper fills
@@ -27,7 +27,6 @@ and its median latency per face on this CPU.
 
 import dataclasses
 import functools
-import math
 import time
 
 import numpy as np
@@ -52,13 +51,6 @@ TWO_STAGE_SHARES = {"stage1": 0.50, "localizer": 0.10, "parts": 0.18, "joint": 0
 
 COST_FACE_SIZE = 512
 """Side of the face the FLOPs and latency are measured on (HELEN's faces are about this size)."""
-
-
-SPEED_MARGIN = 1.5
-"""How many more steps than the measured speed allows a run is given, so that its time budget, not its steps,
-ends it: `seconds_per_step` (one random batch) misjudged the step time of RNN-G and BASS by 6 % and 16 % against
-their 15-minute runs, and on 5 December the machine ran 1.4x slower than an hour before. The cosine anneals over
-the budget when that ends the run first (`train.callbacks.BudgetedLearningRate`)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,50 +98,6 @@ def training_step(name, input_size, batch_size):
     labels = rng.integers(0, model.num_classes, (batch_size, input_size, input_size)).astype(np.uint8)
     model.compile()
     return functools.partial(model.train_on_batch, images, labels)
-
-
-def seconds_per_step(name, input_size, batch_size, repeats=5):
-    """Wall time of one training step of a single-pass zoo model on this machine.
-
-    Times `training_step` (after two untimed steps that trace and compile it).
-
-    Args:
-        name: str, a single-pass model of `models.zoo.ZOO`.
-        input_size: int, the working size.
-        batch_size: int.
-        repeats: int, timed steps.
-
-    Returns:
-        float, the median seconds a step.
-
-    Example:
-    >>> seconds_per_step("rnn_g", 64, 4) > 0  # doctest: +SKIP
-    True
-    """
-    return time_per_item(training_step(name, input_size, batch_size), repeats=repeats).median
-
-
-def budget_epochs(seconds, step_seconds, steps_per_epoch):
-    """The epochs a training budget reaches at `SPEED_MARGIN` times a measured speed, rounded up; 1 to `MAX_EPOCHS`.
-
-    Sized for more steps than the measured speed allows, so the time budget,
-    not the epochs, ends the run: a model that trains faster than its
-    measurement still trains for the whole budget instead of finishing
-    early, and its decay follows the budget to its end.
-
-    Args:
-        seconds: float, the budget.
-        step_seconds: float, seconds a step (`seconds_per_step`).
-        steps_per_epoch: int.
-
-    Returns:
-        int.
-
-    Example:
-    >>> budget_epochs(900, 0.5, 250)
-    11
-    """
-    return int(min(max(math.ceil(SPEED_MARGIN * seconds / step_seconds / steps_per_epoch), 1), MAX_EPOCHS))
 
 
 def measure_row(name, model, training_seconds, test_dataset, repeats=5, label_schema="stn_icnn"):
@@ -249,13 +197,8 @@ def compare_zoo(
     prior_label_maps = None if prior_dataset is None else held_out_label_maps(prior_dataset, input_size)
     if two_stage:
         rows += _train_two_stage(train_dataset, test_dataset, f"{run_dir}/stn_icnn", seconds, seed, verbose, report)
-    num_train = int(train_dataset.cardinality())
-    if num_train < 0:  # unknown: count the faces once
-        num_train = int(train_dataset.reduce(0, lambda count, _: count + 1))
-    steps_per_epoch = max(num_train // batch_size, 1)
     for name in names:
-        epochs = budget_epochs(seconds, seconds_per_step(name, input_size, batch_size), steps_per_epoch)
-        report(f"[zoo] training {name} for {seconds:.0f} s ({epochs} epochs at its measured speed)")
+        report(f"[zoo] training {name} for {seconds:.0f} s")
         schema = schemas[name]
         model, trained = train_single_pass(
             name,
@@ -264,7 +207,7 @@ def compare_zoo(
             seconds,
             input_size=input_size,
             batch_size=batch_size,
-            epochs=epochs,
+            epochs=MAX_EPOCHS,
             augmentation=None,
             seed=seed,
             verbose=verbose,
