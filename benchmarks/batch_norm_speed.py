@@ -20,7 +20,7 @@ import keras
 import tensorflow as tf
 
 from keras_stn_icnn.benchmarking.timing import time_in_turns, time_per_item
-from keras_stn_icnn.benchmarking.zoo_comparison import training_step
+from keras_stn_icnn.benchmarking.zoo_comparison import time_training_steps
 from keras_stn_icnn.layers import BatchNormalization as FusedKernelBatchNormalization
 from keras_stn_icnn.models.zoo import zoo_names
 
@@ -88,11 +88,8 @@ def main():
     print(f"\n| train_on_batch, batch {args.batch_size}, {args.input_size} px | Keras path, ms | fused, ms | ratio |")
     print("|---|---|---|---|")
     for name in args.models:
-        steps = {}
-        for setting in ("keras", "fused"):
-            keras.utils.set_random_seed(0)
-            steps[setting] = training_step(name, args.input_size, args.batch_size)
-        print_row(name, time_in_turns(steps, args.repeats, {"keras": keras_path}))
+        contexts = {"keras": keras_path, "fused": contextlib.nullcontext}
+        print_row(name, time_training_steps(name, contexts, args.input_size, args.batch_size, args.repeats))
 
 
 if __name__ == "__main__":

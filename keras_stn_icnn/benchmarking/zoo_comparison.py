@@ -29,11 +29,12 @@ import dataclasses
 import functools
 import time
 
+import keras
 import numpy as np
 import tensorflow as tf
 
 from keras_stn_icnn.benchmarking.flops import count_flops
-from keras_stn_icnn.benchmarking.timing import time_per_item
+from keras_stn_icnn.benchmarking.timing import time_in_turns, time_per_item
 from keras_stn_icnn.evaluation import evaluate_parser, in_stn_icnn_ids
 from keras_stn_icnn.metrics import PAPER_F1_GROUPS
 from keras_stn_icnn.models.zoo import zoo_entry, zoo_names
@@ -98,6 +99,39 @@ def training_step(name, input_size, batch_size):
     labels = rng.integers(0, model.num_classes, (batch_size, input_size, input_size)).astype(np.uint8)
     model.compile()
     return functools.partial(model.train_on_batch, images, labels)
+
+
+def time_training_steps(name, contexts, input_size=256, batch_size=8, repeats=5):
+    """Times a single-pass zoo model's training step under several settings, side by side.
+
+    Each setting's model is built from the same seed (`training_step`); each
+    is traced inside its context, and the settings are timed in turns
+    (`timing.time_in_turns`), so that the ratio of two medians compares the
+    settings on the same machine load.
+
+    Args:
+        name: str, a single-pass model of `models.zoo.ZOO`.
+        contexts: dict, setting name -> callable returning the context
+            manager its step is traced in (`contextlib.nullcontext` for the
+            package as it is).
+        input_size: int, the working size.
+        batch_size: int.
+        repeats: int, timed steps of each setting.
+
+    Returns:
+        dict, setting name -> `timing.Timing` of one step.
+
+    Example:
+    >>> import contextlib
+    >>> timings = time_training_steps("rnn_g", {"as it is": contextlib.nullcontext}, 32, 2, repeats=1)
+    >>> len(timings["as it is"].seconds)
+    1
+    """
+    steps = {}
+    for setting in contexts:
+        keras.utils.set_random_seed(0)
+        steps[setting] = training_step(name, input_size, batch_size)
+    return time_in_turns(steps, repeats, contexts)
 
 
 def measure_row(name, model, training_seconds, test_dataset, repeats=5, label_schema="stn_icnn"):
