@@ -15,7 +15,8 @@ first maximum (`tests/test_red_net.py` checks it against the switches on
 windows full of ties). Taking the pooled map from the switches instead
 (`sum(pixel * switch)`) computes the same values and gradients, but its
 backward pass through the split pixels made `red_net_cpu`'s training step at
-256 px some 18% slower (0.95 against 0.78 s, batch 8, on a 2-core CPU).
+256 px 1.17 times as long (969 against 830 ms, batch 8, on a 2-core CPU:
+`benchmarks/red_net_pooling_speed.py`).
 """
 
 import keras
