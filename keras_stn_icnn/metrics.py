@@ -428,6 +428,44 @@ class FaceParsingF1(keras.metrics.Metric):
         return {**super().get_config(), "num_classes": self.num_classes, "group": self.group}
 
 
+@keras.saving.register_keras_serializable(package="keras_stn_icnn")
+class MeanClassF1(FaceParsingF1):
+    """Mean over the classes but background of each class's F1, from one histogram over all batches.
+
+    The merged-foreground F1 (`FaceParsingF1`'s default) counts a left eye
+    labelled right eye as right, and hardly moves when a small class, a
+    brow, is never predicted. The mean of the per-class F1 shows both: each
+    class is scored on its own (`CLASS_F1_GROUPS`' rule, for any number of
+    classes) and the scores averaged, leaving out a class with no true and
+    no predicted pixel (NaN when every class is such).
+
+    Args:
+        num_classes: int, the number of classes `C`. Defaults to 9 (STN-iCNN).
+        name: str, the metric's name. Defaults to `"mean_class_f1"`.
+        dtype: the result's dtype.
+
+    Call arguments (`update_state`): as `FaceParsingF1`.
+
+    Example:
+    >>> metric = MeanClassF1(num_classes=3)
+    >>> metric.update_state(np.array([[0, 1, 1, 2]]), np.array([[0, 1, 2, 1]]))
+    >>> round(float(metric.result()), 4)  # class 1: TP 1 of 2 true, 2 predicted (0.5); class 2: 0
+    0.25
+    """
+
+    def __init__(self, num_classes=NUM_STN_ICNN_CLASSES, name="mean_class_f1", dtype=None, **kwargs):
+        kwargs.pop("group", None)  # FaceParsingF1's config key; always None here
+        super().__init__(num_classes, group=None, name=name, dtype=dtype, **kwargs)
+        self._class_masks = [
+            _group_mask((class_id,), self.num_classes, name) for class_id in range(1, self.num_classes)
+        ]
+
+    def result(self):
+        scores = tf.stack([_group_f1_tf(self.confusion, mask) for mask in self._class_masks])
+        defined = tf.boolean_mask(scores, tf.logical_not(tf.math.is_nan(scores)))
+        return tf.cast(tf.reduce_mean(defined), self.dtype)
+
+
 def _check_num_classes(num_classes):
     check_int(num_classes, "num_classes", minimum=2)
     return int(num_classes)

@@ -21,6 +21,7 @@ from keras_stn_icnn.metrics import (
     PART_IOU_GROUPS,
     CropCentreError,
     FaceParsingF1,
+    MeanClassF1,
     confusion_matrix,
     confusion_matrix_tf,
     f1_scores,
@@ -274,6 +275,41 @@ def test_keras_metric_rejects_bad_arguments():
         FaceParsingF1(num_classes=1)
     with pytest.raises(tf.errors.InvalidArgumentError, match="num_classes=9"):
         FaceParsingF1().update_state(np.array([[9, 0]]), np.array([[0, 0]]))
+
+
+def test_mean_class_f1_is_the_mean_of_the_per_class_scores_over_batches():
+    metric = MeanClassF1()
+    total = np.zeros([9, 9], np.int64)
+    for seed in range(3):
+        truth, logits = _random_batch(seed)
+        metric.update_state(truth, logits)
+        total += confusion_matrix(truth, logits.argmax(-1), 9)
+    per_class = list(f1_scores(total, CLASS_F1_GROUPS).values())
+    assert len(per_class) == 8 and min(per_class) < max(per_class)
+    assert float(metric.result()) == pytest.approx(np.mean(per_class), rel=1e-6)
+
+
+def test_mean_class_f1_drops_with_swapped_sides_where_overall_does_not():
+    truth = np.array([[BG, EYE1, EYE1, EYE2, EYE2, BROW1, BROW2]])
+    swapped = np.array([[BG, EYE2, EYE2, EYE1, EYE1, BG, BG]])  # sides swapped, brows never labelled
+    mean_class, overall = MeanClassF1(), FaceParsingF1()
+    for metric in (mean_class, overall):
+        metric.update_state(truth, swapped)
+    # overall: 4 of 6 foreground pixels found, none predicted wrongly: 2*4 / (6 + 4)
+    assert float(overall.result()) == pytest.approx(0.8)
+    # each class present in truth or prediction scores 0; the five absent classes are left out
+    assert float(mean_class.result()) == 0.0
+
+
+def test_mean_class_f1_leaves_out_absent_classes_and_round_trips():
+    metric = MeanClassF1(num_classes=4, name="parts", dtype="float64")
+    metric.update_state(np.array([[0, 1, 1, 0]]), np.array([[0, 1, 0, 0]]))
+    assert float(metric.result()) == pytest.approx(2 / 3)  # class 1 only: TP 1, T 2, P 1
+    restored = keras.saving.deserialize_keras_object(
+        json.loads(json.dumps(keras.saving.serialize_keras_object(metric)))
+    )
+    assert isinstance(restored, MeanClassF1) and restored.get_config() == metric.get_config()
+    assert math.isnan(float(MeanClassF1().result()))
 
 
 _DISTRIBUTED = textwrap.dedent(

@@ -85,20 +85,20 @@ def training_step(name, input_size, batch_size):
 
     Returns:
         A callable taking no arguments that runs `train_on_batch` once and
-        returns its loss and `overall_f1` (its first call traces and
-        compiles the step).
+        returns its logs, a dict of the loss and the F1 the parser logs (its
+        first call traces and compiles the step).
 
     Example:
-    >>> loss, overall_f1 = training_step("rnn_g", 32, 2)()
-    >>> loss > 0
-    True
+    >>> logs = training_step("rnn_g", 32, 2)()
+    >>> sorted(logs), logs["loss"] > 0
+    (['loss', 'mean_class_f1', 'overall_f1'], True)
     """
     model = build_single_pass(name, input_size)
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (batch_size, input_size, input_size, 3)).astype(np.float32)
     labels = rng.integers(0, model.num_classes, (batch_size, input_size, input_size)).astype(np.uint8)
     model.compile()
-    return functools.partial(model.train_on_batch, images, labels)
+    return functools.partial(model.train_on_batch, images, labels, return_dict=True)
 
 
 def time_training_steps(name, contexts, input_size=256, batch_size=8, repeats=5):

@@ -32,8 +32,10 @@ What `fit` and `compile` add, so that a parser learns with their defaults:
   is not all zero (trained, loaded, or set by hand) is left as it is, and
   `fit(..., class_priors=False)` leaves it to the user.
 - `compile` defaults to Adam at the parser's `default_learning_rate` (measured
-  per model, `docs/zoo_learning.md`) and logs the merged-foreground F1 at the
-  working size (`"overall_f1"`) beside the loss. It refuses `loss`, `loss_weights`
+  per model, `docs/zoo_learning.md`) and logs, beside the loss, the
+  merged-foreground F1 at the working size (`"overall_f1"`) and the mean of
+  the classes' own F1 (`"mean_class_f1"`, which drops when a face's sides are
+  confused or a small class is never labelled). It refuses `loss`, `loss_weights`
   and `metrics`: the loss is the model's own (its weights are constructor
   arguments), and Keras would otherwise drop them without a word.
 """
@@ -45,7 +47,7 @@ import tensorflow as tf
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES
 from keras_stn_icnn.layers.label_map import LabelMap
 from keras_stn_icnn.layers.resampling import AlignedBilinearResize, AlignedBilinearResizeLike
-from keras_stn_icnn.metrics import FaceParsingF1
+from keras_stn_icnn.metrics import FaceParsingF1, MeanClassF1
 from keras_stn_icnn.models.class_priors import label_frequencies, set_prior_bias
 from keras_stn_icnn.models.parsing import ParsingMixin
 from keras_stn_icnn.ops import resize
@@ -229,7 +231,8 @@ class SinglePassParsingMixin(ParsingMixin):
             loss: must be None: the parser's loss is `parsing_loss`.
             loss_weights: must be None: the loss's weights are constructor
                 arguments.
-            metrics: must be None: the parser logs `"overall_f1"` itself.
+            metrics: must be None: the parser logs `"overall_f1"` and
+                `"mean_class_f1"` itself.
             **kwargs: the rest of `keras.Model.compile` (e.g. `jit_compile`).
 
         Raises:
@@ -259,6 +262,7 @@ class SinglePassParsingMixin(ParsingMixin):
         super().compile(optimizer=optimizer, **kwargs)
         if getattr(self, "_overall_f1", None) is None:
             self._overall_f1 = FaceParsingF1(self.num_classes, name="overall_f1")
+            self._mean_class_f1 = MeanClassF1(self.num_classes)
 
     def compile_from_config(self, config):
         """Compiles a loaded parser as it was saved: its optimizer and settings (the loss and F1 are its own).
@@ -330,10 +334,20 @@ class SinglePassParsingMixin(ParsingMixin):
         return working_size_labels(y, self.input_size)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        """Adds the batch to the merged-foreground F1 at the working size; returns every metric."""
-        if getattr(self, "_overall_f1", None) is not None:
-            self._overall_f1.update_state(working_size_labels(y, self.input_size), y_pred["logits"])
+        """Adds the batch to the merged-foreground and mean class F1 at the working size; returns every metric."""
+        self.update_f1(working_size_labels(y, self.input_size), y_pred["logits"])
         return self.get_metrics_result()
+
+    def update_f1(self, labels, logits):
+        """Adds a batch to the F1 `compile` logs (none before `compile`).
+
+        Args:
+            labels: int32 label maps `[B, h, w]`.
+            logits: float scores `[B, h, w, C]` of the same size.
+        """
+        if getattr(self, "_overall_f1", None) is not None:
+            self._overall_f1.update_state(labels, logits)
+            self._mean_class_f1.update_state(labels, logits)
 
     def parsing_loss(self, labels, outputs):
         raise NotImplementedError(f"{type(self).__name__} must define parsing_loss")
