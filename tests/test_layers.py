@@ -8,6 +8,7 @@ import tensorflow as tf
 from keras_stn_icnn import ops
 from keras_stn_icnn.layers import (
     AlignedBilinearResize,
+    CoordinateChannels,
     CropTransformer,
     InterlinkBlock,
     InverseCropTransformer,
@@ -140,3 +141,19 @@ def test_small_layers_round_trip():
     theta = ScaleTranslationTheta(2)(tf.ones([3, 12]))
     np.testing.assert_array_equal(theta[1, 1], [[1, 0, 1], [0, 1, 1]])
     _round_trip(ScaleTranslationTheta(2))
+
+
+def test_coordinate_channels_append_pixel_centres_and_keep_the_inputs():
+    inputs = tf.random.uniform([2, 3, 4, 5])
+    outputs = CoordinateChannels()(inputs).numpy()
+    assert outputs.shape == (2, 3, 4, 7)
+    np.testing.assert_array_equal(outputs[..., :5], inputs.numpy())
+    # pixel k of n has its centre at (2k + 1) / n - 1
+    np.testing.assert_array_equal(outputs[1, 2, :, 5], [-0.75, -0.25, 0.25, 0.75])
+    np.testing.assert_allclose(outputs[1, :, 3, 6], [-2 / 3, 0.0, 2 / 3], atol=1e-7)
+    _round_trip(CoordinateChannels())
+
+
+def test_coordinate_channels_refuse_an_unknown_size():
+    with pytest.raises(ValueError, match="static height and width, got input shape"):
+        CoordinateChannels()(keras.Input((None, 8, 3)))

@@ -379,6 +379,7 @@ def test_fit_prior_refuses_too_few_or_too_many_maps(model):
         ({"pca_components": 11}, "pca_components"),
         ({"class_names": LFW_PL_CLASS_NAMES}, "left_eye"),
         ({"canvas_size": 0}, "canvas_size"),
+        ({"coordinate_channels": 1}, "coordinate_channels must be a bool, got 1"),
     ],
 )
 def test_bad_arguments_are_refused(arguments, message):
@@ -392,3 +393,19 @@ def test_decoder_mirrors_the_encoder(model):
     assert [model.get_layer(f"decoder_unit{k}").filters for k in (1, 2, 3)] == [4, 4, 8]
     assert tuple(model.get_layer("decoder_unit3").output.shape) == (None, 8, 8, 8)
     assert inspect.signature(RedNet).parameters["input_size"].default == 224
+
+
+def test_coordinate_channels_feed_the_classifier_the_pixel_position(tmp_path):
+    model = tiny_model(coordinate_channels=True)
+    assert tiny_model().get_layer("classifier").kernel.shape[2] == 16
+    assert model.get_layer("classifier").kernel.shape[2] == 16 + 2
+    # a classifier reading only the column channel gives each pixel its column's centre, -1 to 1
+    classifier = model.get_layer("classifier")
+    kernel = np.zeros(classifier.kernel.shape, np.float32)
+    kernel[0, 0, -2, 1] = 1.0  # class 1 rises to the right
+    classifier.kernel.assign(kernel)
+    images = np.zeros((1, 32, 32, 3), np.float32)
+    columns = model(images)["decoder_logits"][0, 0, :, 1].numpy()
+    np.testing.assert_allclose(columns, (2 * np.arange(32) + 1) / 32 - 1, atol=1e-6)
+    loaded = zoo_checks.check_keras_file_round_trip(model, tmp_path / "red_net_coordinates.keras")
+    assert loaded.coordinate_channels is True

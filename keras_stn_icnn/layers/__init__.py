@@ -3,6 +3,7 @@
 from keras_stn_icnn.layers.adaptive_prior import AdaptivePrior
 from keras_stn_icnn.layers.batch_normalization import BatchNormalization
 from keras_stn_icnn.layers.centroid_theta import CentroidTheta
+from keras_stn_icnn.layers.coordinate_channels import CoordinateChannels
 from keras_stn_icnn.layers.crop_transformer import (
     CropTransformer,
     InverseCropTransformer,

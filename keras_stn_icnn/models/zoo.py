@@ -13,7 +13,9 @@ a 2-core CPU trains in minutes, while `bass` and `red_net` keep the papers'
 networks for GPUs; `rnn_g_two_stage_face_box` is RNN-G's two-stage parser
 with its first stage on a found face box (`RNNGFaceBox`), and
 `red_net_cpu_face_box` is `red_net_cpu`'s network on a found face box
-(`RedNetFaceBox`, whose own entry `red_net_face_box` keeps the paper's).
+(`RedNetFaceBox`, whose own entry `red_net_face_box` keeps the paper's),
+its classifier also given each pixel's place in the box
+(`coordinate_channels`).
 """
 
 import dataclasses
@@ -140,6 +142,9 @@ BASS_CPU_ARGUMENTS = {"depths": (2, 2, 2, 2), "base_filters": 16}
 RED_NET_CPU_ARGUMENTS = {"encoder_filters": (16, 32, 64, 128, 128), "blocks_per_unit": 1}
 """`red_net_cpu`: RED-Net's five encoder and decoder units, a quarter as wide and one residual block a unit."""
 
+RED_NET_CPU_FACE_BOX_ARGUMENTS = {**RED_NET_CPU_ARGUMENTS, "coordinate_channels": True}
+"""`red_net_cpu_face_box`: `red_net_cpu`'s network whose classifier also reads the pixel's position in the face box."""
+
 RNN_G_TWO_STAGE_FACE_BOX_ARGUMENTS = {"first_stage": "rnn_g_face_box"}
 """`rnn_g_two_stage_face_box`: the two-stage parser with `RNNGFaceBox` as its first stage, for whole photos."""
 
@@ -217,8 +222,8 @@ ZOO = {
             "red_net_cpu_face_box",
             RedNetFaceBox,
             "single_pass",
-            "red_net_cpu's RED-Net on a found face box, for CPUs",
-            RED_NET_CPU_ARGUMENTS,
+            "red_net_cpu's RED-Net on a found face box, told each pixel's place in it, for CPUs",
+            RED_NET_CPU_FACE_BOX_ARGUMENTS,
         ),
     )
 }

@@ -48,6 +48,9 @@ class RedNetFaceBox(FaceBoxParser):
             Defaults to 5.
         canvas_size: int, the largest image side `parse` accepts. Defaults
             to 1024.
+        coordinate_channels: bool, whether RED-Net's classifier also reads
+            each pixel's position in the box (see `RedNet`). Defaults to
+            False.
         **kwargs: standard `keras.Model` arguments.
 
     Call arguments and returns: as `FaceBoxParser`.
@@ -70,6 +73,7 @@ class RedNetFaceBox(FaceBoxParser):
         "bank_size",
         "pca_components",
         "canvas_size",
+        "coordinate_channels",
     )
     default_learning_rate = RedNet.default_learning_rate
 
@@ -86,6 +90,7 @@ class RedNetFaceBox(FaceBoxParser):
         bank_size=330,
         pca_components=5,
         canvas_size=DEFAULT_CANVAS_SIZE,
+        coordinate_channels=False,
         **kwargs,
     ):
         encoder_filters = checked_encoder_filters(encoder_filters)
@@ -99,6 +104,7 @@ class RedNetFaceBox(FaceBoxParser):
             bank_size,
             pca_components,
             canvas_size,
+            coordinate_channels,
             name="red_net",
         )
         super().__init__(red_net, input_size, finder_size, margin, **kwargs)
@@ -107,6 +113,7 @@ class RedNetFaceBox(FaceBoxParser):
         self.num_exemplars = red_net.num_exemplars
         self.bank_size = red_net.bank_size
         self.pca_components = red_net.pca_components
+        self.coordinate_channels = red_net.coordinate_channels
 
     def fit_prior(self, label_maps):
         """Fills RED-Net's exemplar bank from ground-truth label maps cut in their face boxes.

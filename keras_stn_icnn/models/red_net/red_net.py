@@ -5,6 +5,7 @@ import keras
 from keras_stn_icnn.checks import check_int
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES
 from keras_stn_icnn.layers.adaptive_prior import AdaptivePrior
+from keras_stn_icnn.layers.coordinate_channels import CoordinateChannels
 from keras_stn_icnn.layers.max_unpooling import MaxPoolingWithSwitches
 from keras_stn_icnn.layers.red_net_units import ResidualDecoderUnit, ResidualEncoderUnit
 from keras_stn_icnn.models.single_pass import (
@@ -100,6 +101,12 @@ class RedNet(SinglePassParsingMixin, keras.Model):
             subspace. Defaults to 5.
         canvas_size: int, the largest image side `parse` accepts. Defaults
             to 1024.
+        coordinate_channels: bool, whether the classifier also reads each
+            pixel's column and row (`CoordinateChannels`), not in the paper.
+            On a framed face, RED-Net's decoder confuses the face's left and
+            right parts, which look alike up close (`docs/zoo_learning.md`);
+            with the position the classifier can tell them apart. Defaults
+            to False (the paper's network).
         **kwargs: standard `keras.Model` arguments.
 
     Call arguments:
@@ -136,6 +143,7 @@ class RedNet(SinglePassParsingMixin, keras.Model):
         "bank_size",
         "pca_components",
         "canvas_size",
+        "coordinate_channels",
     )
 
     def __init__(
@@ -148,6 +156,7 @@ class RedNet(SinglePassParsingMixin, keras.Model):
         bank_size=330,
         pca_components=5,
         canvas_size=DEFAULT_CANVAS_SIZE,
+        coordinate_channels=False,
         **kwargs,
     ):
         class_names = checked_class_names(class_names)
@@ -163,6 +172,8 @@ class RedNet(SinglePassParsingMixin, keras.Model):
         if pca_components > 10:
             raise ValueError(f"pca_components must be an int in [1, 10], got {pca_components!r}")
         canvas_size = check_int(canvas_size, "canvas_size")
+        if not isinstance(coordinate_channels, bool):
+            raise ValueError(f"coordinate_channels must be a bool, got {coordinate_channels!r}")
 
         # === Layers ===
         encoder_units = [
@@ -193,6 +204,8 @@ class RedNet(SinglePassParsingMixin, keras.Model):
             switches.append(unit_switches)
         for unit, unit_switches in reversed(list(zip(decoder_units, switches))):
             features = unit(features, unit_switches)
+        if coordinate_channels:
+            features = CoordinateChannels(name="coordinate_channels")(features)
         decoder_logits = classifier(features)
         outputs = single_pass_outputs(prior(decoder_logits), images, decoder_logits=decoder_logits)
         super().__init__(inputs=images, outputs=outputs, **kwargs)
@@ -206,6 +219,7 @@ class RedNet(SinglePassParsingMixin, keras.Model):
         self.bank_size = bank_size
         self.pca_components = pca_components
         self.canvas_size = canvas_size
+        self.coordinate_channels = coordinate_channels
         self._cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
     def fit_prior(self, label_maps):
