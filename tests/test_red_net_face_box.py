@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES
+from keras_stn_icnn.metrics import FaceParsingF1
 from keras_stn_icnn.models.face_box import FaceBoxParser
 from keras_stn_icnn.models.red_net import RedNet, RedNetFaceBox
 from keras_stn_icnn.ops.resize import resize_bilinear_align_corners
@@ -63,6 +64,44 @@ def test_the_loss_is_the_finders_plus_red_nets_own_on_the_ground_truth_box(model
         model.face_label_crops(tf.constant(labels), theta), face_outputs["logits"]
     )
     np.testing.assert_allclose(float(loss), float(expected), rtol=1e-5)
+
+
+def _count_calls(layer):
+    calls = []
+    call = layer.call
+    layer.call = lambda *args, **kwargs: calls.append(1) or call(*args, **kwargs)
+    return calls
+
+
+def test_a_training_step_runs_red_net_once_and_moves_the_weights_as_keras_step_does():
+    labels = tf.constant(np.stack([face_labels(0), face_labels(3), face_labels(-2)]).astype(np.int32))
+    images = tf.constant(np.random.default_rng(1).uniform(0, 255, (3, 64, 64, 3)).astype(np.float32))
+    models = []
+    for _ in range(3):
+        keras.utils.set_random_seed(3)
+        model = RedNetFaceBox(**SMALL, coordinate_channels=True)
+        model.compile(optimizer=keras.optimizers.SGD(0.1))
+        models.append(model)
+    keras_step, own_step, start = models
+    keras_calls, own_calls = (_count_calls(model.get_layer("red_net")) for model in (keras_step, own_step))
+    keras_logs = tf.function(lambda: keras.Model.train_step(keras_step, (images, labels)))()
+    own_logs = tf.function(lambda: own_step.train_step((images, labels)))()
+    # traced once each: Keras' step runs RED-Net on the found and the ground truth's boxes, this one on the latter
+    assert (len(keras_calls), len(own_calls)) == (2, 1)
+    assert float(own_logs["loss"]) == pytest.approx(float(keras_logs["loss"]), rel=1e-6)
+    for expected, actual in zip(keras_step.trainable_weights, own_step.trainable_weights):
+        np.testing.assert_allclose(actual.numpy(), expected.numpy(), atol=1e-6, err_msg=actual.path)
+    assert max(np.max(np.abs(a.numpy() - b.numpy())) for a, b in zip(own_step.weights, start.weights)) > 1e-3
+
+    # its training F1 is RED-Net's, before the update, on the ground truth's boxes
+    theta = start.face_boxes(labels)
+    faces = start._crop_layer(resize_bilinear_align_corners(images, (64, 64)), theta)
+    expected_f1 = FaceParsingF1(start.num_classes)
+    expected_f1.update_state(
+        start.face_label_crops(labels, theta), start.get_layer("red_net")(faces, training=True)["logits"]
+    )
+    assert 0.0 < float(expected_f1.result()) < 1.0
+    assert float(own_logs["overall_f1"]) == pytest.approx(float(expected_f1.result()), rel=1e-5)
 
 
 def test_fit_prior_fills_the_bank_with_label_maps_cut_in_their_face_boxes():
