@@ -19,7 +19,7 @@ import contextlib
 
 import keras
 
-from keras_stn_icnn.benchmarking.zoo_comparison import time_training_steps
+from keras_stn_icnn.benchmarking.zoo_comparison import step_ratio_table
 from keras_stn_icnn.models.face_box import FaceBoxParser
 from keras_stn_icnn.models.zoo import ZOO, zoo_names
 
@@ -43,19 +43,9 @@ def main():
     )
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    if args.repeats < 1:
-        parser.error(f"--repeats must be at least 1, got {args.repeats}")
-
-    print("\n| train_on_batch, batch 8, 256 px | Keras' step, ms | one face parse, ms | ratio |")
-    print("|---|---|---|---|")
-    for name in args.models:
-        contexts = {"keras": keras_train_step, "own": contextlib.nullcontext}
-        timings = time_training_steps(name, contexts, repeats=args.repeats)
-        print(
-            f"| {name} | {timings['keras'].milliseconds()} | {timings['own'].milliseconds()} | "
-            f"{timings['keras'].median / timings['own'].median:.2f} |",
-            flush=True,
-        )
+    step_ratio_table(
+        args.models, {"Keras' step": keras_train_step, "one face parse": contextlib.nullcontext}, repeats=args.repeats
+    )
 
 
 if __name__ == "__main__":

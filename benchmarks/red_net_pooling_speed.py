@@ -19,7 +19,7 @@ import contextlib
 
 import tensorflow as tf
 
-from keras_stn_icnn.benchmarking.zoo_comparison import time_training_steps
+from keras_stn_icnn.benchmarking.zoo_comparison import step_ratio_table
 from keras_stn_icnn.layers.max_unpooling import MaxPoolingWithSwitches
 from keras_stn_icnn.models.zoo import zoo_names
 
@@ -48,19 +48,8 @@ def main():
     parser.add_argument("--models", nargs="+", default=["red_net_cpu", "red_net_cpu_face_box"], choices=red_nets)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    if args.repeats < 1:
-        parser.error(f"--repeats must be at least 1, got {args.repeats}")
-
-    print("\n| train_on_batch, batch 8, 256 px | pooled from the switches, ms | tf.nn.max_pool2d, ms | ratio |")
-    print("|---|---|---|---|")
-    for name in args.models:
-        contexts = {"switches": pooled_from_switches, "max_pool2d": contextlib.nullcontext}
-        timings = time_training_steps(name, contexts, repeats=args.repeats)
-        print(
-            f"| {name} | {timings['switches'].milliseconds()} | {timings['max_pool2d'].milliseconds()} | "
-            f"{timings['switches'].median / timings['max_pool2d'].median:.2f} |",
-            flush=True,
-        )
+    contexts = {"pooled from the switches": pooled_from_switches, "tf.nn.max_pool2d": contextlib.nullcontext}
+    step_ratio_table(args.models, contexts, repeats=args.repeats)
 
 
 if __name__ == "__main__":

@@ -134,6 +134,53 @@ def time_training_steps(name, contexts, input_size=256, batch_size=8, repeats=5)
     return time_in_turns(steps, repeats, contexts)
 
 
+def step_ratio_table(models, contexts, input_size=256, batch_size=8, repeats=5):
+    """A Markdown table of zoo models' training steps under two settings, side by side, and their ratio.
+
+    Each model is timed with `time_training_steps`; a row gives each
+    setting's milliseconds, median (min-max), and the first setting's median
+    over the second's. Rows are printed as they are measured.
+
+    Args:
+        models: sequence of str, single-pass models of `models.zoo.ZOO`.
+        contexts: dict of two settings, name -> callable returning the
+            context manager its step is traced in; the names head the columns.
+        input_size: int, the working size.
+        batch_size: int.
+        repeats: int >= 1, timed steps of each setting.
+
+    Returns:
+        str, the table.
+
+    Raises:
+        ValueError naming the value when there are not two settings or
+        `repeats` is below 1.
+
+    Example:
+    >>> import contextlib
+    >>> table = step_ratio_table(["rnn_g"], {"a": contextlib.nullcontext, "b": contextlib.nullcontext}, 32, 2, 1)
+    | train_on_batch, batch 2, 32 px | a, ms | b, ms | ratio |
+    |---|---|---|---|
+    | rnn_g | ... | ... | ... |
+    """
+    if len(contexts) != 2:
+        raise ValueError(f"step_ratio_table compares two settings, got {list(contexts)}")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be an int >= 1, got {repeats!r}")
+    first, second = contexts
+    lines = [
+        f"| train_on_batch, batch {batch_size}, {input_size} px | {first}, ms | {second}, ms | ratio |",
+        "|---|---|---|---|",
+    ]
+    print("\n".join(lines), flush=True)
+    for name in models:
+        timings = time_training_steps(name, contexts, input_size, batch_size, repeats)
+        ratio = timings[first].median / timings[second].median
+        lines.append(f"| {name} | {timings[first].milliseconds()} | {timings[second].milliseconds()} | {ratio:.2f} |")
+        print(lines[-1], flush=True)
+    return "\n".join(lines)
+
+
 def measure_row(name, model, training_seconds, test_dataset, repeats=5, label_schema="stn_icnn"):
     """Scores and costs one trained parser.
 
