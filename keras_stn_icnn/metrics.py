@@ -443,6 +443,8 @@ class MeanClassF1(FaceParsingF1):
         num_classes: int, the number of classes `C`. Defaults to 9 (STN-iCNN).
         name: str, the metric's name. Defaults to `"mean_class_f1"`.
         dtype: the result's dtype.
+        group: must be None; taken so that the saved config (which has
+            `FaceParsingF1`'s keys) loads.
 
     Call arguments (`update_state`): as `FaceParsingF1`.
 
@@ -453,8 +455,9 @@ class MeanClassF1(FaceParsingF1):
     0.25
     """
 
-    def __init__(self, num_classes=NUM_STN_ICNN_CLASSES, name="mean_class_f1", dtype=None, **kwargs):
-        kwargs.pop("group", None)  # FaceParsingF1's config key; always None here
+    def __init__(self, num_classes=NUM_STN_ICNN_CLASSES, name="mean_class_f1", dtype=None, group=None, **kwargs):
+        if group is not None:  # `group` is FaceParsingF1's config key, None in this metric's config
+            raise ValueError(f"MeanClassF1 scores every class but background on its own; got group={group!r}")
         super().__init__(num_classes, group=None, name=name, dtype=dtype, **kwargs)
         self._class_masks = [
             _group_mask((class_id,), self.num_classes, name) for class_id in range(1, self.num_classes)

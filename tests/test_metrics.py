@@ -310,6 +310,8 @@ def test_mean_class_f1_leaves_out_absent_classes_and_round_trips():
     )
     assert isinstance(restored, MeanClassF1) and restored.get_config() == metric.get_config()
     assert math.isnan(float(MeanClassF1().result()))
+    with pytest.raises(ValueError, match="got group='eyes'"):
+        MeanClassF1(group="eyes")
 
 
 _DISTRIBUTED = textwrap.dedent(
