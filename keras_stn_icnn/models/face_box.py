@@ -310,9 +310,9 @@ class FaceBoxParser(SinglePassParsingMixin, keras.Model):
 
         Keras' own step runs the whole model, the face parser on the found
         box included, and then `compute_loss` runs the face parser again on
-        the ground truth's box, the only run the loss reads: a third of the
-        step (`red_net_cpu_face_box` 1.02 s a step of 8 faces, its RED-Net
-        alone 0.63 s). This step runs the finder on the photo and the face
+        the ground truth's box, the only run the loss reads
+        (`benchmarks/face_box_step_speed.py`: `red_net_cpu_face_box` 925
+        against 718 ms a step of 8 faces, 1.29x). This step runs the finder on the photo and the face
         parser on the ground truth's boxes and takes the same loss, so the
         gradients are those of Keras' step; the training F1 it logs is the
         face parser's on the ground truth's boxes, at `face_size`
