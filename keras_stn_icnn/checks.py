@@ -1,4 +1,4 @@
-"""Argument checks the whole package shares: images and integer sizes.
+"""Argument checks the whole package shares: images, integer sizes and layer widths.
 
 Every public entry point that takes a picture or a count checks it here, so
 a bad value gets the same clear error (naming the argument, what was
@@ -45,6 +45,43 @@ def check_int(value, name, minimum=1, maximum=None, multiple=1):
     ):
         raise ValueError(f"{name} must be {rule}, got {value!r}")
     return int(value)
+
+
+def check_widths(widths, name, length=None, allow_empty=False):
+    """Layer widths, checked: a sequence of positive ints, of `length` items if given.
+
+    Args:
+        widths: the widths as given (a list or tuple; integral floats pass).
+        name: str, the argument's name for the error message.
+        length: int or None, the number of widths required.
+        allow_empty: bool, whether no width at all is allowed.
+
+    Returns:
+        tuple of int.
+
+    Raises:
+        ValueError naming the argument, the rule and the value.
+
+    Example:
+    >>> check_widths([16, 32.0], "encoder_filters")
+    (16, 32)
+    >>> check_widths((16, 32), "filters", length=3)
+    Traceback (most recent call last):
+    ...
+    ValueError: filters must be a sequence of 3 positive ints, got (16, 32)
+    """
+    rule = "a sequence of " + (f"{length} " if length is not None else "") + "positive ints"
+    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
+        raise ValueError(f"{name} must be {rule}, got {widths!r}")
+    given, widths = widths, tuple(widths)
+    if (
+        not all(isinstance(width, numbers.Real) and not isinstance(width, bool) for width in widths)
+        or not all(float(width).is_integer() and width >= 1 for width in widths)
+        or (length is not None and len(widths) != length)
+        or (not allow_empty and not widths)
+    ):
+        raise ValueError(f"{name} must be {rule}, got {given!r}")
+    return tuple(int(width) for width in widths)
 
 
 def check_image(image, where="image", *, canvas_size=None, allow_float=False):

@@ -3,9 +3,10 @@
 import keras
 import numpy as np
 
+from keras_stn_icnn.checks import check_widths
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES
 from keras_stn_icnn.models.face_box import FaceBoxParser, face_size_or_default
-from keras_stn_icnn.models.red_net.red_net import RedNet, checked_encoder_filters
+from keras_stn_icnn.models.red_net.red_net import RedNet
 from keras_stn_icnn.models.single_pass import DEFAULT_CANVAS_SIZE
 
 DEFAULT_FACE_SIZE = 224
@@ -93,7 +94,7 @@ class RedNetFaceBox(FaceBoxParser):
         coordinate_channels=False,
         **kwargs,
     ):
-        encoder_filters = checked_encoder_filters(encoder_filters)
+        encoder_filters = check_widths(encoder_filters, "encoder_filters")
         face_size = face_size_or_default(face_size, input_size, DEFAULT_FACE_SIZE, multiple=2 ** len(encoder_filters))
         red_net = RedNet(
             class_names,

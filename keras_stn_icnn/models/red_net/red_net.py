@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_stn_icnn.checks import check_int
+from keras_stn_icnn.checks import check_int, check_widths
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES
 from keras_stn_icnn.layers.adaptive_prior import AdaptivePrior
 from keras_stn_icnn.layers.coordinate_channels import CoordinateChannels
@@ -16,30 +16,6 @@ from keras_stn_icnn.models.single_pass import (
     single_pass_outputs,
 )
 from keras_stn_icnn.ops import adaptive_prior
-
-
-def checked_encoder_filters(encoder_filters):
-    """RED-Net's encoder widths, checked: a non-empty sequence of positive ints.
-
-    Args:
-        encoder_filters: the widths as given.
-
-    Returns:
-        tuple of int.
-
-    Raises:
-        ValueError naming the value.
-
-    Example:
-    >>> checked_encoder_filters([16, 32.0])
-    (16, 32)
-    """
-    if isinstance(encoder_filters, (str, bytes)) or not hasattr(encoder_filters, "__iter__"):
-        raise ValueError(f"encoder_filters must be a sequence of positive ints, got {encoder_filters!r}")
-    encoder_filters = tuple(encoder_filters)
-    if not encoder_filters or not all(not isinstance(f, bool) and int(f) == f and f >= 1 for f in encoder_filters):
-        raise ValueError(f"encoder_filters must be a sequence of positive ints, got {encoder_filters!r}")
-    return tuple(int(f) for f in encoder_filters)
 
 
 @keras.saving.register_keras_serializable(package="keras_stn_icnn")
@@ -161,7 +137,7 @@ class RedNet(SinglePassParsingMixin, keras.Model):
     ):
         class_names = checked_class_names(class_names)
         key_point_classes = adaptive_prior.key_point_class_ids(class_names)
-        encoder_filters = checked_encoder_filters(encoder_filters)
+        encoder_filters = check_widths(encoder_filters, "encoder_filters")
         input_size = check_int(
             input_size, "input_size", minimum=2 ** len(encoder_filters), multiple=2 ** len(encoder_filters)
         )
