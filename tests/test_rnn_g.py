@@ -109,6 +109,17 @@ def test_total_loss_is_the_weighted_sum_of_the_three_terms():
     assert float(terms["final"]) == pytest.approx(cross_entropy, rel=1e-5)
 
 
+def test_a_loss_weighted_zero_freezes_its_head_and_leaves_the_sum():
+    model = RNNG(input_size=16, loss_weights={"coarse": 1.0, "gate": 0.0, "final": 1.0})
+    assert not model.get_layer("gate_classifier").trainable and model.get_layer("coarse_classifier").trainable
+    images, labels = zoo_checks.random_faces(model, seed=3)
+    outputs = model(images.astype(np.float32))
+    terms = model.loss_terms(labels.astype(np.int32), outputs)
+    expected = float(terms["coarse"]) + float(terms["final"])
+    assert float(model.compute_loss(y=labels, y_pred=outputs)) == pytest.approx(expected, rel=1e-6)
+    zoo_checks.check_a_training_step_changes_every_trainable_weight(model)
+
+
 def test_the_rnn_splits_deconv6_into_labels_and_gates(model):
     assert model.get_layer("deconv6").filters == 16
     assert max(layer.filters for layer in model.layers if hasattr(layer, "filters")) <= 32
@@ -123,6 +134,12 @@ def test_the_rnn_splits_deconv6_into_labels_and_gates(model):
         ({"loss_weights": {"coarse": 1.0}}, "loss_weights"),
         ({"loss_weights": {"coarse": -1.0, "gate": 1.0, "final": 1.0}}, "loss_weights"),
         ({"canvas_size": 0}, "canvas_size"),
+        ({"filters": (16, 32)}, r"filters must be a sequence of 3 positive ints, got \(16, 32\)"),
+        ({"rnn_channels": 0}, "rnn_channels must be an int >= 1, got 0"),
+        ({"rnn_stride": 3}, r"rnn_stride must be one of \(2, 4\), got 3"),
+        ({"rnn_stride": True}, "rnn_stride must be one of"),
+        ({"context_filters": "wide"}, "context_filters must be a sequence of positive ints, got 'wide'"),
+        ({"input_size": 40, "context_filters": (8, 8)}, "input_size must be an int >= 8 divisible by 16, got 40"),
     ],
 )
 def test_bad_arguments_are_refused(arguments, message):
@@ -130,10 +147,61 @@ def test_bad_arguments_are_refused(arguments, message):
         RNNG(**arguments)
 
 
+CONTEXT_ARGUMENTS = dict(filters=(8, 12, 16), rnn_channels=4, rnn_stride=4, context_filters=(8, 8, 8))
+"""A small RNN-G with every option of `rnn_g_context` set, at 64 px (Conv5 at 16 px, the pyramid at 8, 4 and 2)."""
+
+
+def test_the_options_set_the_widths_and_the_rnn_grid():
+    model = RNNG(input_size=64, **CONTEXT_ARGUMENTS)
+    assert [model.get_layer(name).filters for name in ("conv1", "conv3", "conv5")] == [8, 12, 16]
+    assert [model.get_layer(f"context_conv{level}").output.shape[1:] for level in range(3)] == [
+        (8, 8, 8),
+        (4, 4, 8),
+        (2, 2, 8),
+    ]
+    assert model.get_layer("context_fusion").input.shape[-1] == 16 + 3 * 8
+    assert model.get_layer("context_fusion").filters == 16
+    assert model.get_layer("spatial_rnn").output.shape[1:] == (16, 16, 4)
+    assert model.get_layer("spatial_rnn").kernels[0].shape == (4, 4)
+    assert model.get_layer("deconv7").strides == (4, 4)
+    outputs = model(np.zeros((1, 64, 64, 3), np.float32))
+    for name, channels in (("logits", 11), ("coarse_logits", 11), ("gate_logits", 1)):
+        assert tuple(outputs[name].shape) == (1, 64, 64, channels)
+
+
+def _coarse_change_far_from_a_patch(model):
+    """How much the coarse logits at the top-left corner move when an 8x8 patch at the bottom-right changes."""
+    image = np.full((1, 64, 64, 3), 128.0, np.float32)
+    changed = image.copy()
+    changed[:, -8:, -8:] = 255.0
+    corner = [np.asarray(model(x)["coarse_logits"])[0, :4, :4] for x in (image, changed)]
+    return float(np.abs(corner[1] - corner[0]).max())
+
+
+def test_the_context_pyramid_sees_across_the_photo():
+    # The paper's layers see ~20 px (5x5, pool, 3x3, pool, 3x3), so the corner 56 px away cannot change; through
+    # the pyramid's 2x2 level it does. The same seeds, the same widths: only the pyramid differs.
+    keras.utils.set_random_seed(0)
+    without = RNNG(input_size=64, **{**CONTEXT_ARGUMENTS, "context_filters": ()})
+    keras.utils.set_random_seed(0)
+    with_context = RNNG(input_size=64, **CONTEXT_ARGUMENTS)
+    assert _coarse_change_far_from_a_patch(without) == 0.0
+    assert _coarse_change_far_from_a_patch(with_context) > 1e-4
+
+
+def test_the_options_round_trip(tmp_path):
+    model = RNNG(input_size=64, **CONTEXT_ARGUMENTS)
+    config = model.get_config()
+    assert {key: config[key] for key in CONTEXT_ARGUMENTS} == CONTEXT_ARGUMENTS
+    zoo_checks.check_keras_file_round_trip(model, tmp_path / "rnn_g_context.keras")
+
+
 def test_defaults_are_the_papers_helen_setting():
     config = RNNG().get_config()
     assert config["class_names"] == HELEN_CLASS_NAMES and config["input_size"] == 128
     assert config["loss_weights"] == {"coarse": 1.0, "gate": 1.0, "final": 1.0}
+    assert config["filters"] == (16, 32, 32) and config["rnn_channels"] == 8 and config["rnn_stride"] == 2
+    assert config["context_filters"] == ()
 
 
 # --- Second stage: crop and merge rules ------------------------------------------------------

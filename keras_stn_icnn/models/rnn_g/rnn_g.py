@@ -3,7 +3,7 @@
 import keras
 from keras import layers
 
-from keras_stn_icnn.checks import check_int
+from keras_stn_icnn.checks import check_int, check_widths
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES
 from keras_stn_icnn.layers.resampling import AlignedBilinearResize
 from keras_stn_icnn.layers.spatial_rnn import SpatialRNN
@@ -21,6 +21,9 @@ LOSS_TERMS = ("coarse", "gate", "final")
 
 RNN_CHANNELS = 8
 """Channels of each half of Deconv6's 16-channel map: the labels `X` and the gate `G` (§3.3)."""
+
+RNN_STRIDES = (2, 4)
+"""Strides of the map the spatial RNN runs on: the paper's `s/2` (Deconv6 upsamples Conv5's `s/4`), or `s/4`."""
 
 
 def _checked_loss_weights(loss_weights):
@@ -53,6 +56,18 @@ class RNNG(SinglePassParsingMixin, keras.Model):
        `g = tanh(G)`, recurrent matrices of spectral norm <= 1) on `X`, `G`,
        then Deconv7 (4x4, stride 2, `C` channels) up to `s`: `"logits"`.
 
+    For whole photos, where the face is small and anywhere, the network can
+    be widened and see further than the paper's (the zoo's `rnn_g_context`,
+    which also weights the gate loss 0):
+    `filters` sets the widths of Conv1, Conv3 and Conv5; `context_filters`
+    adds a pyramid after Conv5 (each level a 2x2 max pool and a 3x3
+    convolution with ReLU, at `s/8`, `s/16`, ...), whose levels, upsampled
+    bilinearly to `s/4`, are concatenated with Conv5 and fused by a 1x1
+    convolution with ReLU to `filters[2]` channels; `rnn_channels` sets the
+    width of `X` and `G`; `rnn_stride=4` runs the RNN on the `s/4` grid
+    (Deconv6 then a stride-1 4x4 transposed convolution, Deconv7 8x8 with
+    stride 4), a quarter of the paper's pixels and half its recurrence steps.
+
     The loss (`parsing_loss`) is the weighted sum of the three terms of
     `loss_terms`: cross-entropy of the coarse logits, `BoundaryGateLoss` of
     the gate logits (boundary pixels balanced 1:5 with the others, §5.1) and
@@ -74,9 +89,20 @@ class RNNG(SinglePassParsingMixin, keras.Model):
         input_size: int, side of the working size, a multiple of 4 (two
             poolings). Defaults to 128 (§4).
         loss_weights: dict with keys `"coarse"`, `"gate"` and `"final"`, the
-            weights of the three losses, or None for 1 each.
+            weights of the three losses, or None for 1 each. With the coarse
+            or gate loss weighted 0 its 1x1 classifier is frozen (its output
+            is then untrained), and `G` learns through the final loss alone.
         canvas_size: int, the largest image side `parse` accepts. Defaults
             to 1024.
+        filters: three ints, the channels of Conv1, Conv3 and Conv5.
+            Defaults to the paper's `(16, 32, 32)`.
+        rnn_channels: int, the channels of each of `X` and `G`. Defaults to
+            the paper's 8.
+        rnn_stride: int in `RNN_STRIDES`, the stride of the RNN's map: 2 (the
+            paper's `s/2`, the default) or 4.
+        context_filters: tuple of int, the channels of the context pyramid's
+            levels, or `()` for none (the paper, the default). `input_size`
+            must be divisible by `4 * 2 ** len(context_filters)`.
         **kwargs: standard `keras.Model` arguments.
 
     Call arguments:
@@ -94,9 +120,21 @@ class RNNG(SinglePassParsingMixin, keras.Model):
     >>> model.compile(optimizer="adam")
     >>> model.fit(np.zeros((2, 32, 32, 3)), np.zeros((2, 32, 32), np.uint8), verbose=0).history["loss"][0] > 0
     True
+    >>> wide = RNNG(input_size=64, filters=(32, 64, 64), rnn_channels=16, rnn_stride=4, context_filters=(64, 128))
+    >>> wide.get_layer("spatial_rnn").output.shape
+    (None, 16, 16, 16)
     """
 
-    config_keys = ("class_names", "input_size", "loss_weights", "canvas_size")
+    config_keys = (
+        "class_names",
+        "input_size",
+        "loss_weights",
+        "canvas_size",
+        "filters",
+        "rnn_channels",
+        "rnn_stride",
+        "context_filters",
+    )
     default_learning_rate = 2e-3  # on 2,000 faces 1e-2 stalls on the all-background answer (docs/zoo_learning.md)
     prior_bias_layer_names = ("coarse_classifier", "deconv7")
 
@@ -106,31 +144,62 @@ class RNNG(SinglePassParsingMixin, keras.Model):
         input_size=128,
         loss_weights=None,
         canvas_size=DEFAULT_CANVAS_SIZE,
+        filters=(16, 32, 32),
+        rnn_channels=RNN_CHANNELS,
+        rnn_stride=2,
+        context_filters=(),
         **kwargs,
     ):
         class_names = checked_class_names(class_names)
-        input_size = check_int(input_size, "input_size", minimum=8, multiple=4)
+        filters = check_widths(filters, "filters", length=3)
+        rnn_channels = check_int(rnn_channels, "rnn_channels")
+        if rnn_stride not in RNN_STRIDES or isinstance(rnn_stride, bool):
+            raise ValueError(f"rnn_stride must be one of {RNN_STRIDES}, got {rnn_stride!r}")
+        context_filters = check_widths(context_filters, "context_filters", allow_empty=True)
+        input_size = check_int(input_size, "input_size", minimum=8, multiple=4 * 2 ** len(context_filters))
         loss_weights = _checked_loss_weights(loss_weights)
         canvas_size = check_int(canvas_size, "canvas_size")
         num_classes = len(class_names)
 
         # === Layers ===
-        conv1 = layers.Conv2D(16, 5, padding="same", activation="relu", name="conv1")
+        conv1 = layers.Conv2D(filters[0], 5, padding="same", activation="relu", name="conv1")
         pool2 = layers.MaxPooling2D(2, name="pool2")
-        conv3 = layers.Conv2D(32, 3, padding="same", activation="relu", name="conv3")
+        conv3 = layers.Conv2D(filters[1], 3, padding="same", activation="relu", name="conv3")
         pool4 = layers.MaxPooling2D(2, name="pool4")
-        conv5 = layers.Conv2D(32, 3, padding="same", activation="relu", name="conv5")
-        deconv6 = layers.Conv2DTranspose(2 * RNN_CHANNELS, 4, strides=2, padding="same", name="deconv6")
-        coarse_classifier = layers.Conv2D(num_classes, 1, name="coarse_classifier")
-        gate_classifier = layers.Conv2D(1, 1, name="gate_classifier")
+        conv5 = layers.Conv2D(filters[2], 3, padding="same", activation="relu", name="conv5")
+        context_layers = [
+            (
+                layers.MaxPooling2D(2, name=f"context_pool{level}"),
+                layers.Conv2D(width, 3, padding="same", activation="relu", name=f"context_conv{level}"),
+                layers.UpSampling2D(2 ** (level + 1), interpolation="bilinear", name=f"context_upsample{level}"),
+            )
+            for level, width in enumerate(context_filters)
+        ]
+        deconv6 = layers.Conv2DTranspose(2 * rnn_channels, 4, strides=4 // rnn_stride, padding="same", name="deconv6")
+        # A head whose loss is weighted 0 learns nothing: frozen, so that every trainable weight is trained.
+        coarse_classifier = layers.Conv2D(
+            num_classes, 1, name="coarse_classifier", trainable=loss_weights["coarse"] > 0
+        )
+        gate_classifier = layers.Conv2D(1, 1, name="gate_classifier", trainable=loss_weights["gate"] > 0)
         spatial_rnn = SpatialRNN(name="spatial_rnn")
-        deconv7 = layers.Conv2DTranspose(num_classes, 4, strides=2, padding="same", name="deconv7")
+        deconv7 = layers.Conv2DTranspose(
+            num_classes, 2 * rnn_stride, strides=rnn_stride, padding="same", name="deconv7"
+        )
 
         # === Functional model ===
         images, working = single_pass_inputs(input_size)
-        features = deconv6(conv5(pool4(conv3(pool2(conv1(working))))))
-        label_features = features[..., :RNN_CHANNELS]
-        gate_features = features[..., RNN_CHANNELS:]
+        encoded = conv5(pool4(conv3(pool2(conv1(working)))))
+        if context_layers:
+            pyramid, context = [encoded], encoded
+            for pool, conv, upsample in context_layers:
+                context = conv(pool(context))
+                pyramid.append(upsample(context))
+            encoded = layers.Conv2D(filters[2], 1, activation="relu", name="context_fusion")(
+                layers.Concatenate(name="context_concat")(pyramid)
+            )
+        features = deconv6(encoded)
+        label_features = features[..., :rnn_channels]
+        gate_features = features[..., rnn_channels:]
         coarse_logits = AlignedBilinearResize((input_size, input_size), name="coarse_resize")(
             coarse_classifier(label_features)
         )
@@ -146,6 +215,10 @@ class RNNG(SinglePassParsingMixin, keras.Model):
         self.input_size = input_size
         self.loss_weights = loss_weights
         self.canvas_size = canvas_size
+        self.filters = filters
+        self.rnn_channels = rnn_channels
+        self.rnn_stride = rnn_stride
+        self.context_filters = context_filters
         self._cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         self._gate_loss = BoundaryGateLoss()
 
@@ -176,4 +249,4 @@ class RNNG(SinglePassParsingMixin, keras.Model):
             scalar loss.
         """
         terms = self.loss_terms(labels, outputs)
-        return sum(self.loss_weights[term] * terms[term] for term in LOSS_TERMS)
+        return sum(self.loss_weights[term] * terms[term] for term in LOSS_TERMS if self.loss_weights[term])
