@@ -35,15 +35,17 @@ from keras_stn_icnn.models.zoo import zoo_names
 CPU_TABLE_MODELS = (
     "icnn",
     "rnn_g",
+    "rnn_g_context",
     "rnn_g_face_box",
     "rnn_g_two_stage",
     "rnn_g_two_stage_face_box",
     "bass_cpu",
     "red_net_cpu",
+    "red_net_cpu_face_box",
 )
 """The single-pass models of docs/zoo_comparison.md: every one, with the CPU variants of BASS and RED-Net (the
 papers' networks step too slowly on a 2-core CPU for a 15-minute budget: their step times are in
-docs/zoo_learning.md)."""
+docs/zoo_learning.md) and RNN-G's whole-photo variant `rnn_g_context` beside the paper's network."""
 
 
 def main(argv=None):

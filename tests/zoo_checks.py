@@ -91,6 +91,7 @@ TINY_RED_NET = dict(encoder_filters=(16, 16), blocks_per_unit=1, num_exemplars=2
 TINY_ZOO_ARGUMENTS = {
     "icnn": dict(input_size=32, filters=(4, 4, 4, 4)),
     "rnn_g": dict(input_size=16),
+    "rnn_g_context": dict(input_size=32, filters=(4, 8, 8), rnn_channels=4, context_filters=(4, 4, 4)),
     "rnn_g_face_box": dict(input_size=32, face_size=16, finder_size=16),
     "rnn_g_two_stage": dict(input_size=16, component_filters=(4, 8)),
     "rnn_g_two_stage_face_box": dict(input_size=32, component_filters=(4, 8)),

@@ -10,7 +10,9 @@ loader and the benchmarks read nothing else.
 A variant is an entry of an existing class with other constructor
 arguments: `bass_cpu` and `red_net_cpu` are BASS and RED-Net narrowed to what
 a 2-core CPU trains in minutes, while `bass` and `red_net` keep the papers'
-networks for GPUs; `rnn_g_two_stage_face_box` is RNN-G's two-stage parser
+networks for GPUs; `rnn_g_context` is RNN-G widened and given a context
+pyramid to parse whole photos, where the paper's shallow network sees ~20
+pixels of a face that can be anywhere; `rnn_g_two_stage_face_box` is RNN-G's two-stage parser
 with its first stage on a found face box (`RNNGFaceBox`), and
 `red_net_cpu_face_box` is `red_net_cpu`'s network on a found face box
 (`RedNetFaceBox`, whose own entry `red_net_face_box` keeps the paper's),
@@ -145,6 +147,16 @@ RED_NET_CPU_ARGUMENTS = {"encoder_filters": (16, 32, 64, 128, 128), "blocks_per_
 RED_NET_CPU_FACE_BOX_ARGUMENTS = {**RED_NET_CPU_ARGUMENTS, "coordinate_channels": True}
 """`red_net_cpu_face_box`: `red_net_cpu`'s network whose classifier also reads the pixel's position in the face box."""
 
+RNN_G_CONTEXT_ARGUMENTS = {
+    "filters": (32, 64, 64),
+    "rnn_channels": 16,
+    "rnn_stride": 4,
+    "context_filters": (64, 128, 128),
+    "loss_weights": {"coarse": 1.0, "gate": 0.0, "final": 1.0},
+}
+"""`rnn_g_context`: RNN-G for whole photos, twice as wide, a context pyramid down to `s/32` after Conv5, its RNN on
+the `s/4` grid, its gate learnt through the final labels' loss alone (no boundary loss; `docs/zoo_learning.md`)."""
+
 RNN_G_TWO_STAGE_FACE_BOX_ARGUMENTS = {"first_stage": "rnn_g_face_box"}
 """`rnn_g_two_stage_face_box`: the two-stage parser with `RNNGFaceBox` as its first stage, for whole photos."""
 
@@ -173,6 +185,13 @@ ZOO = {
         ZooEntry("icnn", ICNNParser, "single_pass", "one-stage iCNN at one working size"),
         ZooEntry(
             "rnn_g", RNNG, "single_pass", "RNN-G (Liu et al. 2017): a shallow CNN with a spatially variant gated RNN"
+        ),
+        ZooEntry(
+            "rnn_g_context",
+            RNNG,
+            "single_pass",
+            "RNN-G for whole photos: wider, with a context pyramid, its RNN on a quarter-size grid",
+            RNN_G_CONTEXT_ARGUMENTS,
         ),
         ZooEntry(
             "rnn_g_face_box",
