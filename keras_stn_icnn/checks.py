@@ -75,8 +75,10 @@ def check_widths(widths, name, length=None, allow_empty=False):
         raise ValueError(f"{name} must be {rule}, got {widths!r}")
     given, widths = widths, tuple(widths)
     if (
-        not all(isinstance(width, numbers.Real) and not isinstance(width, bool) for width in widths)
-        or not all(float(width).is_integer() and width >= 1 for width in widths)
+        not all(
+            isinstance(width, numbers.Real) and not isinstance(width, bool) and float(width).is_integer() and width >= 1
+            for width in widths
+        )
         or (length is not None and len(widths) != length)
         or (not allow_empty and not widths)
     ):
