@@ -140,6 +140,7 @@ def test_the_rnn_splits_deconv6_into_labels_and_gates(model):
         ({"rnn_stride": True}, "rnn_stride must be one of"),
         ({"context_filters": "wide"}, "context_filters must be a sequence of positive ints, got 'wide'"),
         ({"input_size": 40, "context_filters": (8, 8)}, "input_size must be an int >= 8 divisible by 16, got 40"),
+        ({"kernel_initializer": "bogus"}, "Could not interpret initializer identifier: bogus"),
     ],
 )
 def test_bad_arguments_are_refused(arguments, message):
@@ -190,10 +191,30 @@ def test_the_context_pyramid_sees_across_the_photo():
 
 
 def test_the_options_round_trip(tmp_path):
-    model = RNNG(input_size=64, **CONTEXT_ARGUMENTS)
+    model = RNNG(input_size=64, **CONTEXT_ARGUMENTS, kernel_initializer="he_normal")
     config = model.get_config()
     assert {key: config[key] for key in CONTEXT_ARGUMENTS} == CONTEXT_ARGUMENTS
+    assert config["kernel_initializer"] == "he_normal"
     zoo_checks.check_keras_file_round_trip(model, tmp_path / "rnn_g_context.keras")
+
+
+RELU_CONVOLUTIONS = ("conv1", "conv3", "conv5", "context_conv0", "context_conv1", "context_conv2", "context_fusion")
+
+
+def test_kernel_initializer_sets_the_variance_of_the_relu_convolutions():
+    # He's variance 2 / fan_in keeps the second moment of a ReLU layer; Keras' default (Glorot's, uniform)
+    # 2 / (fan_in + fan_out) halves it where the fans are equal. The linear heads keep Keras' default.
+    arguments = dict(input_size=64, filters=(32, 64, 64), rnn_channels=16, rnn_stride=4, context_filters=(64, 128, 128))
+    for initializer in ("he_normal", "glorot_uniform"):
+        keras.utils.set_random_seed(0)
+        model = RNNG(**arguments, kernel_initializer=initializer)
+        for name in RELU_CONVOLUTIONS:
+            kernel = np.asarray(model.get_layer(name).kernel)  # at least 2,400 weights: variance within a few %
+            fan_in, fan_out = np.prod(kernel.shape[:3]), np.prod(kernel.shape[:2]) * kernel.shape[3]
+            expected = 2.0 / fan_in if initializer == "he_normal" else 2.0 / (fan_in + fan_out)
+            assert abs(kernel.var() / expected - 1.0) < 0.1, (initializer, name, kernel.var(), expected)
+        for name in ("coarse_classifier", "gate_classifier", "deconv6", "deconv7"):
+            assert type(model.get_layer(name).kernel_initializer).__name__ == "GlorotUniform"
 
 
 def test_defaults_are_the_papers_helen_setting():
@@ -201,7 +222,7 @@ def test_defaults_are_the_papers_helen_setting():
     assert config["class_names"] == HELEN_CLASS_NAMES and config["input_size"] == 128
     assert config["loss_weights"] == {"coarse": 1.0, "gate": 1.0, "final": 1.0}
     assert config["filters"] == (16, 32, 32) and config["rnn_channels"] == 8 and config["rnn_stride"] == 2
-    assert config["context_filters"] == ()
+    assert config["context_filters"] == () and config["kernel_initializer"] == "glorot_uniform"  # Keras' default
 
 
 # --- Second stage: crop and merge rules ------------------------------------------------------

@@ -152,10 +152,13 @@ RNN_G_CONTEXT_ARGUMENTS = {
     "rnn_channels": 16,
     "rnn_stride": 4,
     "context_filters": (64, 128, 128),
+    "kernel_initializer": "he_normal",
     "loss_weights": {"coarse": 1.0, "gate": 0.0, "final": 1.0},
 }
 """`rnn_g_context`: RNN-G for whole photos, twice as wide, a context pyramid down to `s/32` after Conv5, its RNN on
-the `s/4` grid, its gate learnt through the final labels' loss alone (no boundary loss; `docs/zoo_learning.md`)."""
+the `s/4` grid, its ReLU convolutions He-initialised (under Keras' Glorot default their activations shrink layer by
+layer and the RNN's kernels start with gradients under 1e-6), its gate learnt through the final labels' loss alone (no
+boundary loss; `docs/zoo_learning.md`)."""
 
 RNN_G_TWO_STAGE_FACE_BOX_ARGUMENTS = {"first_stage": "rnn_g_face_box"}
 """`rnn_g_two_stage_face_box`: the two-stage parser with `RNNGFaceBox` as its first stage, for whole photos."""

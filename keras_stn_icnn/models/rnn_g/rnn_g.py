@@ -58,7 +58,8 @@ class RNNG(SinglePassParsingMixin, keras.Model):
 
     For whole photos, where the face is small and anywhere, the network can
     be widened and see further than the paper's (the zoo's `rnn_g_context`,
-    which also weights the gate loss 0):
+    which also weights the gate loss 0 and He-initialises its ReLU
+    convolutions, `kernel_initializer`):
     `filters` sets the widths of Conv1, Conv3 and Conv5; `context_filters`
     adds a pyramid after Conv5 (each level a 2x2 max pool and a 3x3
     convolution with ReLU, at `s/8`, `s/16`, ...), whose levels, upsampled
@@ -103,6 +104,12 @@ class RNNG(SinglePassParsingMixin, keras.Model):
         context_filters: tuple of int, the channels of the context pyramid's
             levels, or `()` for none (the paper, the default). `input_size`
             must be divisible by `4 * 2 ** len(context_filters)`.
+        kernel_initializer: str or `keras.initializers.Initializer`, the
+            initializer of the convolutions followed by ReLU (Conv1, Conv3,
+            Conv5, the context pyramid and its fusion). Defaults to Keras'
+            `"glorot_uniform"` (the paper does not say), which halves the
+            second moment of each of them (equal fan in and out);
+            `"he_normal"` (`rnn_g_context`) keeps it.
         **kwargs: standard `keras.Model` arguments.
 
     Call arguments:
@@ -134,6 +141,7 @@ class RNNG(SinglePassParsingMixin, keras.Model):
         "rnn_channels",
         "rnn_stride",
         "context_filters",
+        "kernel_initializer",
     )
     default_learning_rate = 2e-3  # on 2,000 faces 1e-2 stalls on the all-background answer (docs/zoo_learning.md)
     prior_bias_layer_names = ("coarse_classifier", "deconv7")
@@ -148,6 +156,7 @@ class RNNG(SinglePassParsingMixin, keras.Model):
         rnn_channels=RNN_CHANNELS,
         rnn_stride=2,
         context_filters=(),
+        kernel_initializer="glorot_uniform",
         **kwargs,
     ):
         class_names = checked_class_names(class_names)
@@ -161,16 +170,26 @@ class RNNG(SinglePassParsingMixin, keras.Model):
         canvas_size = check_int(canvas_size, "canvas_size")
         num_classes = len(class_names)
 
+        if not isinstance(kernel_initializer, str):
+            kernel_initializer = keras.initializers.serialize(keras.initializers.get(kernel_initializer))
+        keras.initializers.get(kernel_initializer)  # refuses an unknown name, naming it
+
         # === Layers ===
-        conv1 = layers.Conv2D(filters[0], 5, padding="same", activation="relu", name="conv1")
+        def relu_conv(width, kernel_size, name):
+            initializer = keras.initializers.get(kernel_initializer)
+            return layers.Conv2D(
+                width, kernel_size, padding="same", activation="relu", kernel_initializer=initializer, name=name
+            )
+
+        conv1 = relu_conv(filters[0], 5, "conv1")
         pool2 = layers.MaxPooling2D(2, name="pool2")
-        conv3 = layers.Conv2D(filters[1], 3, padding="same", activation="relu", name="conv3")
+        conv3 = relu_conv(filters[1], 3, "conv3")
         pool4 = layers.MaxPooling2D(2, name="pool4")
-        conv5 = layers.Conv2D(filters[2], 3, padding="same", activation="relu", name="conv5")
+        conv5 = relu_conv(filters[2], 3, "conv5")
         context_layers = [
             (
                 layers.MaxPooling2D(2, name=f"context_pool{level}"),
-                layers.Conv2D(width, 3, padding="same", activation="relu", name=f"context_conv{level}"),
+                relu_conv(width, 3, f"context_conv{level}"),
                 layers.UpSampling2D(2 ** (level + 1), interpolation="bilinear", name=f"context_upsample{level}"),
             )
             for level, width in enumerate(context_filters)
@@ -194,9 +213,7 @@ class RNNG(SinglePassParsingMixin, keras.Model):
             for pool, conv, upsample in context_layers:
                 context = conv(pool(context))
                 pyramid.append(upsample(context))
-            encoded = layers.Conv2D(filters[2], 1, activation="relu", name="context_fusion")(
-                layers.Concatenate(name="context_concat")(pyramid)
-            )
+            encoded = relu_conv(filters[2], 1, "context_fusion")(layers.Concatenate(name="context_concat")(pyramid))
         features = deconv6(encoded)
         label_features = features[..., :rnn_channels]
         gate_features = features[..., rnn_channels:]
@@ -219,6 +236,7 @@ class RNNG(SinglePassParsingMixin, keras.Model):
         self.rnn_channels = rnn_channels
         self.rnn_stride = rnn_stride
         self.context_filters = context_filters
+        self.kernel_initializer = kernel_initializer
         self._cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         self._gate_loss = BoundaryGateLoss()
 
