@@ -38,6 +38,7 @@ CPU_TABLE_MODELS = (
     "rnn_g_context",
     "rnn_g_face_box",
     "rnn_g_two_stage",
+    "rnn_g_two_stage_context",
     "rnn_g_two_stage_face_box",
     "bass_cpu",
     "red_net_cpu",
@@ -45,7 +46,8 @@ CPU_TABLE_MODELS = (
 )
 """The single-pass models of docs/zoo_comparison.md: every one, with the CPU variants of BASS and RED-Net (the
 papers' networks step too slowly on a 2-core CPU for a 15-minute budget: their step times are in
-docs/zoo_learning.md) and RNN-G's whole-photo variant `rnn_g_context` beside the paper's network."""
+docs/zoo_learning.md) and RNN-G's whole-photo variants `rnn_g_context` and `rnn_g_two_stage_context` beside the
+paper's networks."""
 
 
 def main(argv=None):

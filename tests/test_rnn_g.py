@@ -10,6 +10,7 @@ from keras_stn_icnn.labels import HELEN_CLASS_NAMES, STN_ICNN_CLASS_NAMES
 from keras_stn_icnn.losses.rnn_g import BoundaryGateLoss, label_boundaries
 from keras_stn_icnn.models.rnn_g.component_networks import RNNGTwoStage
 from keras_stn_icnn.models.rnn_g.rnn_g import RNNG
+from keras_stn_icnn.models.zoo import build_zoo_model, zoo_name_of
 from keras_stn_icnn.ops.facial_components import (
     COMPONENTS,
     component_class_ids,
@@ -365,13 +366,42 @@ def test_two_stage_keras_file_round_trip(two_stage, tmp_path):
     zoo_checks.check_keras_file_round_trip(two_stage, tmp_path / "rnn_g_two_stage.keras")
 
 
+def _with_decisive_component_networks(model):
+    """The model with its component networks' last kernels scaled tenfold: no near-tied labels for an export to flip."""
+    for name in ("eye_network", "nose_network", "mouth_network"):
+        layer = model.get_layer(name).get_layer("deconv2")
+        layer.kernel.assign(10.0 * layer.kernel)
+    return model
+
+
 @pytest.mark.slow
 def test_two_stage_exports(tmp_path):
-    model = RNNGTwoStage(input_size=16, component_filters=(4, 8), canvas_size=256)
-    for name in ("eye_network", "nose_network", "mouth_network"):
-        layer = model.get_layer(name).get_layer("deconv2")  # decisive outputs: no near-ties to flip
-        layer.kernel.assign(10.0 * layer.kernel)
-    zoo_checks.check_exports(model, tmp_path, "rnn_g_two_stage")
+    # With rnn_g_context's network as its first stage: the paper's first stage's layers are a subset of it (and
+    # exported alone in the zoo checks), so this one export covers both entries' graphs.
+    model = build_zoo_model("rnn_g_two_stage_context", input_size=32, component_filters=(4, 8), canvas_size=256)
+    zoo_checks.check_exports(_with_decisive_component_networks(model), tmp_path, "rnn_g_two_stage_context")
+
+
+def test_two_stage_builds_its_first_stage_with_its_first_stage_arguments(tmp_path):
+    model = RNNGTwoStage(input_size=64, first_stage_arguments=CONTEXT_ARGUMENTS, component_filters=(4, 8))
+    first_stage = model.get_layer("first_stage")
+    assert {key: getattr(first_stage, key) for key in CONTEXT_ARGUMENTS} == CONTEXT_ARGUMENTS
+    assert first_stage.input_size == 64 and first_stage.class_names == HELEN_CLASS_NAMES
+    loaded = zoo_checks.check_keras_file_round_trip(model, tmp_path / "two_stage.keras")
+    assert {key: getattr(loaded.get_layer("first_stage"), key) for key in CONTEXT_ARGUMENTS} == CONTEXT_ARGUMENTS
+
+
+def test_the_two_stage_context_entry_is_rnn_g_context_then_the_component_networks(tmp_path):
+    model = build_zoo_model("rnn_g_two_stage_context", input_size=32, component_filters=(4, 8), canvas_size=256)
+    context = build_zoo_model("rnn_g_context", input_size=32, class_names=HELEN_CLASS_NAMES, canvas_size=256)
+    first_stage = model.get_layer("first_stage")
+    assert type(first_stage) is RNNG and first_stage.count_params() == context.count_params()
+    assert first_stage.get_config() == {**context.get_config(), "name": "first_stage"}
+    assert not first_stage.get_layer("gate_classifier").trainable  # its loss is weighted 0, as rnn_g_context's
+    zoo_checks.check_outputs_follow_the_image(model)
+    zoo_checks.check_a_training_step_changes_every_trainable_weight(model)
+    loaded = zoo_checks.check_keras_file_round_trip(model, tmp_path / "rnn_g_two_stage_context.keras")
+    assert zoo_name_of(loaded) == "rnn_g_two_stage_context"
 
 
 def test_two_stage_refuses_bad_arguments():
@@ -381,3 +411,9 @@ def test_two_stage_refuses_bad_arguments():
         RNNGTwoStage(input_size=16, margin=-0.1)
     with pytest.raises(ValueError, match="labels HELEN's 11 classes"):
         RNNGTwoStage(input_size=16, class_names=STN_ICNN_CLASS_NAMES)
+    with pytest.raises(ValueError, match=r"first_stage_arguments must not set \['input_size'\]"):
+        RNNGTwoStage(input_size=16, first_stage_arguments={"input_size": 32})
+    with pytest.raises(ValueError, match="first_stage_arguments must be a dict or None, got 'wide'"):
+        RNNGTwoStage(input_size=16, first_stage_arguments="wide")
+    with pytest.raises(ValueError, match="context_filters must be a sequence of positive ints, got 'wide'"):
+        RNNGTwoStage(input_size=16, first_stage_arguments={"context_filters": "wide"})

@@ -18,9 +18,10 @@ SMALL_ARGUMENTS = {
 
 
 def test_the_variants_are_the_cpu_ones_rnn_g_context_and_the_face_box_parser():
-    # rnn_g_two_stage_face_box has its checks in test_rnn_g_face_box.py.
+    # The two-stage ones have their checks in test_rnn_g.py (context) and test_rnn_g_face_box.py (face box).
     assert [name for name, entry in ZOO.items() if entry.arguments] == [
         "rnn_g_context",
+        "rnn_g_two_stage_context",
         "rnn_g_two_stage_face_box",
         *VARIANTS,
     ]

@@ -94,6 +94,11 @@ TINY_ZOO_ARGUMENTS = {
     "rnn_g_context": dict(input_size=32, filters=(4, 8, 8), rnn_channels=4, context_filters=(4, 4, 4)),
     "rnn_g_face_box": dict(input_size=32, face_size=16, finder_size=16),
     "rnn_g_two_stage": dict(input_size=16, component_filters=(4, 8)),
+    "rnn_g_two_stage_context": dict(
+        input_size=32,
+        component_filters=(4, 8),
+        first_stage_arguments=dict(filters=(4, 8, 8), rnn_channels=4, rnn_stride=4, context_filters=(4, 4, 4)),
+    ),
     "rnn_g_two_stage_face_box": dict(input_size=32, component_filters=(4, 8)),
     "bass": dict(input_size=32, depths=(1, 1, 1, 1), base_filters=4),
     "bass_cpu": dict(input_size=32, depths=(1, 1, 1, 1), base_filters=4),

@@ -12,8 +12,9 @@ arguments: `bass_cpu` and `red_net_cpu` are BASS and RED-Net narrowed to what
 a 2-core CPU trains in minutes, while `bass` and `red_net` keep the papers'
 networks for GPUs; `rnn_g_context` is RNN-G widened and given a context
 pyramid to parse whole photos, where the paper's shallow network sees ~20
-pixels of a face that can be anywhere; `rnn_g_two_stage_face_box` is RNN-G's two-stage parser
-with its first stage on a found face box (`RNNGFaceBox`), and
+pixels of a face that can be anywhere; `rnn_g_two_stage_context` and
+`rnn_g_two_stage_face_box` are RNN-G's two-stage parser with that network,
+or RNN-G on a found face box (`RNNGFaceBox`), as its first stage; and
 `red_net_cpu_face_box` is `red_net_cpu`'s network on a found face box
 (`RedNetFaceBox`, whose own entry `red_net_face_box` keeps the paper's),
 its classifier also given each pixel's place in the box
@@ -147,18 +148,25 @@ RED_NET_CPU_ARGUMENTS = {"encoder_filters": (16, 32, 64, 128, 128), "blocks_per_
 RED_NET_CPU_FACE_BOX_ARGUMENTS = {**RED_NET_CPU_ARGUMENTS, "coordinate_channels": True}
 """`red_net_cpu_face_box`: `red_net_cpu`'s network whose classifier also reads the pixel's position in the face box."""
 
-RNN_G_CONTEXT_ARGUMENTS = {
+RNN_G_CONTEXT_NETWORK = {
     "filters": (32, 64, 64),
     "rnn_channels": 16,
     "rnn_stride": 4,
     "context_filters": (64, 128, 128),
     "kernel_initializer": "he_normal",
-    "loss_weights": {"coarse": 1.0, "gate": 0.0, "final": 1.0},
 }
-"""`rnn_g_context`: RNN-G for whole photos, twice as wide, a context pyramid down to `s/32` after Conv5, its RNN on
-the `s/4` grid, its ReLU convolutions He-initialised (under Keras' Glorot default their activations shrink layer by
-layer and the RNN's kernels start with gradients under 1e-6), its gate learnt through the final labels' loss alone (no
-boundary loss; `docs/zoo_learning.md`)."""
+"""RNN-G for whole photos: twice as wide, a context pyramid down to `s/32` after Conv5, its RNN on the `s/4` grid,
+its ReLU convolutions He-initialised (under Keras' Glorot default their activations shrink layer by layer and the
+RNN's kernels start with gradients under 1e-6: `docs/zoo_learning.md`)."""
+
+RNN_G_NO_GATE_LOSS = {"coarse": 1.0, "gate": 0.0, "final": 1.0}
+"""RNN-G's loss weights with its gate learnt through the final labels' loss alone (no boundary loss)."""
+
+RNN_G_CONTEXT_ARGUMENTS = {**RNN_G_CONTEXT_NETWORK, "loss_weights": RNN_G_NO_GATE_LOSS}
+"""`rnn_g_context`: `RNN_G_CONTEXT_NETWORK` trained with `RNN_G_NO_GATE_LOSS` (`docs/zoo_learning.md`)."""
+
+RNN_G_TWO_STAGE_CONTEXT_ARGUMENTS = {"first_stage_arguments": RNN_G_CONTEXT_NETWORK, "loss_weights": RNN_G_NO_GATE_LOSS}
+"""`rnn_g_two_stage_context`: the two-stage parser whose first stage is `rnn_g_context`'s network, for whole photos."""
 
 RNN_G_TWO_STAGE_FACE_BOX_ARGUMENTS = {"first_stage": "rnn_g_face_box"}
 """`rnn_g_two_stage_face_box`: the two-stage parser with `RNNGFaceBox` as its first stage, for whole photos."""
@@ -207,6 +215,14 @@ ZOO = {
             RNNGTwoStage,
             "single_pass",
             "RNN-G on the whole face, then its component networks on part crops",
+            label_schema="helen",
+        ),
+        ZooEntry(
+            "rnn_g_two_stage_context",
+            RNNGTwoStage,
+            "single_pass",
+            "RNN-G's two-stage parser whose first stage is rnn_g_context's network",
+            RNN_G_TWO_STAGE_CONTEXT_ARGUMENTS,
             label_schema="helen",
         ),
         ZooEntry(
@@ -333,4 +349,6 @@ def build_zoo_model(name, **arguments):
 
 
 def _comparable(value):
-    return tuple(value) if isinstance(value, (list, tuple)) else value
+    if isinstance(value, dict):
+        return {key: _comparable(item) for key, item in value.items()}
+    return tuple(_comparable(item) for item in value) if isinstance(value, (list, tuple)) else value

@@ -80,6 +80,9 @@ def component_network(num_classes, input_size, filters=(16, 32), name=None):
 FIRST_STAGES = {"rnn_g": RNNG, "rnn_g_face_box": RNNGFaceBox}
 """The first stages `RNNGTwoStage` can run: the paper's RNN-G on the whole photo, or on a found face box."""
 
+OWN_FIRST_STAGE_ARGUMENTS = ("class_names", "input_size", "loss_weights", "canvas_size", "name")
+"""The first stage's arguments `RNNGTwoStage` sets itself (its `first_stage_arguments` cannot)."""
+
 
 @keras.saving.register_keras_serializable(package="keras_stn_icnn")
 class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
@@ -112,7 +115,12 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
             Defaults to 128.
         first_stage: str, a key of `FIRST_STAGES`: `"rnn_g"` (the default,
             the paper's) or `"rnn_g_face_box"` (RNN-G on a face box, for
-            whole photos; its other sizes are `RNNGFaceBox`'s defaults).
+            whole photos).
+        first_stage_arguments: dict or None, further constructor arguments
+            of the first stage's class, e.g. `RNNG`'s `filters` and
+            `context_filters` (the zoo's `rnn_g_two_stage_context`); None,
+            the class's defaults. `class_names`, `input_size`,
+            `loss_weights`, `canvas_size` and `name` are this model's own.
         margin: float >= 0, extra crop extent relative to the component's.
             Defaults to 0.2 (§5.1).
         component_filters: `(f1, f2)`, channels of the component networks.
@@ -142,12 +150,21 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
     """
 
     default_learning_rate = RNNG.default_learning_rate  # the first stage's
-    config_keys = ("input_size", "first_stage", "margin", "component_filters", "loss_weights", "canvas_size")
+    config_keys = (
+        "input_size",
+        "first_stage",
+        "first_stage_arguments",
+        "margin",
+        "component_filters",
+        "loss_weights",
+        "canvas_size",
+    )
 
     def __init__(
         self,
         input_size=128,
         first_stage="rnn_g",
+        first_stage_arguments=None,
         margin=0.2,
         component_filters=(16, 32),
         loss_weights=None,
@@ -162,6 +179,15 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
             )
         if first_stage not in FIRST_STAGES:
             raise ValueError(f"first_stage must be one of {sorted(FIRST_STAGES)}, got {first_stage!r}")
+        if not isinstance(first_stage_arguments, (dict, type(None))):
+            raise ValueError(f"first_stage_arguments must be a dict or None, got {first_stage_arguments!r}")
+        first_stage_arguments = dict(first_stage_arguments or {})
+        own = sorted(set(first_stage_arguments) & set(OWN_FIRST_STAGE_ARGUMENTS))
+        if own:
+            raise ValueError(
+                f"first_stage_arguments must not set {own}: RNNGTwoStage passes its own {OWN_FIRST_STAGE_ARGUMENTS} "
+                "to the first stage"
+            )
         canvas_size = check_int(canvas_size, "canvas_size")
         component_filters = tuple(int(f) for f in component_filters)
         if len(component_filters) != 2 or min(component_filters) < 1:
@@ -169,7 +195,12 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
 
         # === Layers ===
         first_stage_model = FIRST_STAGES[first_stage](
-            HELEN_CLASS_NAMES, input_size, loss_weights=loss_weights, canvas_size=canvas_size, name="first_stage"
+            class_names=HELEN_CLASS_NAMES,
+            input_size=input_size,
+            loss_weights=loss_weights,
+            canvas_size=canvas_size,
+            name="first_stage",
+            **first_stage_arguments,
         )
         networks = {}
         for component in COMPONENTS:
@@ -209,6 +240,8 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
         self.class_names = HELEN_CLASS_NAMES
         self.input_size = first_stage_model.input_size
         self.first_stage = first_stage
+        checked = first_stage_model.get_config()  # the arguments as the first stage checked them (tuples, not lists)
+        self.first_stage_arguments = {key: checked.get(key, value) for key, value in first_stage_arguments.items()}
         self.margin = thetas_layer.margin
         self.component_filters = component_filters
         self.loss_weights = first_stage_model.loss_weights
