@@ -172,8 +172,9 @@ def test_the_job_trains_a_single_pass_model_in_one_fit_then_evaluates_saves_and_
 
 
 def test_a_new_two_stage_model_is_one_registry_entry(tmp_path, trained_run, monkeypatch, capsys):
-    # A variant no code names: the job builds it from its entry, trains the stages the entry lists, saves,
-    # evaluates and exports it under its own name.
+    # A variant no code names: the job builds it from its entry, trains the stages the entry lists, saves and
+    # evaluates it under its own name. (Exporting under the entry's name is the same code for every model, which
+    # the single-pass test above checks; the SavedModel export of a two-stage parser, the three-model test.)
     entry = ZooEntry(
         "icnn_baseline_unshared",
         ICNNBaseline,
@@ -185,7 +186,7 @@ def test_a_new_two_stage_model_is_one_registry_entry(tmp_path, trained_run, monk
     monkeypatch.setitem(ZOO, entry.name, entry)
     run_dir = tmp_path / "run"
     args = ["--model", entry.name, "--data-dir", str(trained_run.data_dir), "--run-dir", str(run_dir)]
-    assert run_training_job([*args, "--export-dir", str(tmp_path / "saved"), *TINY]) == 0
+    assert run_training_job([*args, "--no-export", *TINY]) == 0
     out = capsys.readouterr().out
     assert "=== icnn_baseline_unshared on the test split ===" in out
     assert sorted(path.name for path in run_dir.iterdir() if path.is_dir()) == ["parts", "stage1"]
@@ -193,7 +194,6 @@ def test_a_new_two_stage_model_is_one_registry_entry(tmp_path, trained_run, monk
     assert isinstance(model, ICNNBaseline) and not model.shared_part_models
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["model"] == entry.name and set(summary["images_per_second"]) == {"stage1", "parts"}
-    assert summary["export"] == str(tmp_path / "saved" / entry.name / "1")
 
 
 @pytest.mark.parametrize(
