@@ -10,7 +10,7 @@ from keras_stn_icnn.labels import HELEN_CLASS_NAMES, STN_ICNN_CLASS_NAMES
 from keras_stn_icnn.losses.rnn_g import BoundaryGateLoss, label_boundaries
 from keras_stn_icnn.models.rnn_g.component_networks import RNNGTwoStage
 from keras_stn_icnn.models.rnn_g.rnn_g import RNNG
-from keras_stn_icnn.models.zoo import build_zoo_model, zoo_name_of
+from keras_stn_icnn.models.zoo import RNN_G_CONTEXT_NETWORK, build_zoo_model, zoo_name_of
 from keras_stn_icnn.ops.facial_components import (
     COMPONENTS,
     component_class_ids,
@@ -205,10 +205,9 @@ RELU_CONVOLUTIONS = ("conv1", "conv3", "conv5", "context_conv0", "context_conv1"
 def test_kernel_initializer_sets_the_variance_of_the_relu_convolutions():
     # He's variance 2 / fan_in keeps the second moment of a ReLU layer; Keras' default (Glorot's, uniform)
     # 2 / (fan_in + fan_out) halves it where the fans are equal. The linear heads keep Keras' default.
-    arguments = dict(input_size=64, filters=(32, 64, 64), rnn_channels=16, rnn_stride=4, context_filters=(64, 128, 128))
     for initializer in ("he_normal", "glorot_uniform"):
         keras.utils.set_random_seed(0)
-        model = RNNG(**arguments, kernel_initializer=initializer)
+        model = RNNG(input_size=64, **{**RNN_G_CONTEXT_NETWORK, "kernel_initializer": initializer})
         for name in RELU_CONVOLUTIONS:
             kernel = np.asarray(model.get_layer(name).kernel)  # at least 2,400 weights: variance within a few %
             fan_in, fan_out = np.prod(kernel.shape[:3]), np.prod(kernel.shape[:2]) * kernel.shape[3]
