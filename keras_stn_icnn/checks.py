@@ -1,4 +1,4 @@
-"""Argument checks the whole package shares: images, integer sizes and layer widths.
+"""Argument checks the whole package shares: images, integer sizes, layer widths and initializers.
 
 Every public entry point that takes a picture or a count checks it here, so
 a bad value gets the same clear error (naming the argument, what was
@@ -7,6 +7,7 @@ expected and what was given) wherever it enters, before TensorFlow sees it.
 
 import numbers
 
+import keras
 import numpy as np
 
 
@@ -84,6 +85,38 @@ def check_widths(widths, name, length=None, allow_empty=False):
     ):
         raise ValueError(f"{name} must be {rule}, got {given!r}")
     return tuple(int(width) for width in widths)
+
+
+def check_initializer(initializer, name):
+    """A Keras initializer, checked, in the form a layer config stores: its name, or its serialised config.
+
+    Args:
+        initializer: str (a Keras initializer's name), a
+            `keras.initializers.Initializer`, or its serialised config dict.
+        name: str, the argument's name for the error message.
+
+    Returns:
+        str or dict, for `keras.initializers.get` to turn into a fresh
+        initializer for each layer.
+
+    Raises:
+        ValueError naming the argument and the value.
+
+    Example:
+    >>> check_initializer("he_normal", "kernel_initializer")
+    'he_normal'
+    >>> check_initializer("bogus", "kernel_initializer")
+    Traceback (most recent call last):
+    ...
+    ValueError: kernel_initializer must be a Keras initializer or its name, got 'bogus'
+    """
+    try:
+        found = None if initializer is None else keras.initializers.get(initializer)
+    except (ValueError, TypeError):
+        found = None
+    if found is None:
+        raise ValueError(f"{name} must be a Keras initializer or its name, got {initializer!r}")
+    return initializer if isinstance(initializer, str) else keras.initializers.serialize(found)
 
 
 def check_image(image, where="image", *, canvas_size=None, allow_float=False):

@@ -141,7 +141,8 @@ def test_the_rnn_splits_deconv6_into_labels_and_gates(model):
         ({"rnn_stride": True}, "rnn_stride must be one of"),
         ({"context_filters": "wide"}, "context_filters must be a sequence of positive ints, got 'wide'"),
         ({"input_size": 40, "context_filters": (8, 8)}, "input_size must be an int >= 8 divisible by 16, got 40"),
-        ({"kernel_initializer": "bogus"}, "Could not interpret initializer identifier: bogus"),
+        ({"kernel_initializer": "bogus"}, "kernel_initializer must be a Keras initializer or its name, got 'bogus'"),
+        ({"kernel_initializer": None}, "kernel_initializer must be a Keras initializer or its name, got None"),
     ],
 )
 def test_bad_arguments_are_refused(arguments, message):
@@ -202,18 +203,27 @@ def test_the_options_round_trip(tmp_path):
 RELU_CONVOLUTIONS = ("conv1", "conv3", "conv5", "context_conv0", "context_conv1", "context_conv2", "context_fusion")
 
 
+def assert_kernel_variances(layers, initializer):
+    """Each layer's kernel has the variance `initializer` gives it, from the fans Keras reads off the kernel's shape.
+
+    He's variance 2 / fan_in keeps the second moment of a ReLU layer; Keras' default (Glorot's, uniform)
+    2 / (fan_in + fan_out) halves it where the fans are equal. Keras' fans: the receptive field times the
+    kernel's last axis but one (fan in) and its last axis (fan out), for a transposed convolution as well.
+    """
+    for layer in layers:
+        kernel = np.asarray(layer.kernel)  # at least 1,200 weights: the sample variance is within a few %
+        receptive_field = np.prod(kernel.shape[:-2])
+        fan_in, fan_out = receptive_field * kernel.shape[-2], receptive_field * kernel.shape[-1]
+        expected = 2.0 / fan_in if initializer == "he_normal" else 2.0 / (fan_in + fan_out)
+        assert abs(kernel.var() / expected - 1.0) < 0.1, (initializer, layer.name, kernel.var(), expected)
+
+
 def test_kernel_initializer_sets_the_variance_of_the_relu_convolutions():
-    # He's variance 2 / fan_in keeps the second moment of a ReLU layer; Keras' default (Glorot's, uniform)
-    # 2 / (fan_in + fan_out) halves it where the fans are equal. The linear heads keep Keras' default.
     for initializer in ("he_normal", "glorot_uniform"):
         keras.utils.set_random_seed(0)
         model = RNNG(input_size=64, **{**RNN_G_CONTEXT_NETWORK, "kernel_initializer": initializer})
-        for name in RELU_CONVOLUTIONS:
-            kernel = np.asarray(model.get_layer(name).kernel)  # at least 2,400 weights: variance within a few %
-            fan_in, fan_out = np.prod(kernel.shape[:3]), np.prod(kernel.shape[:2]) * kernel.shape[3]
-            expected = 2.0 / fan_in if initializer == "he_normal" else 2.0 / (fan_in + fan_out)
-            assert abs(kernel.var() / expected - 1.0) < 0.1, (initializer, name, kernel.var(), expected)
-        for name in ("coarse_classifier", "gate_classifier", "deconv6", "deconv7"):
+        assert_kernel_variances([model.get_layer(name) for name in RELU_CONVOLUTIONS], initializer)
+        for name in ("coarse_classifier", "gate_classifier", "deconv6", "deconv7"):  # the linear heads
             assert type(model.get_layer(name).kernel_initializer).__name__ == "GlorotUniform"
 
 
@@ -397,10 +407,28 @@ def test_the_two_stage_context_entry_is_rnn_g_context_then_the_component_network
     assert type(first_stage) is RNNG and first_stage.count_params() == context.count_params()
     assert first_stage.get_config() == {**context.get_config(), "name": "first_stage"}
     assert not first_stage.get_layer("gate_classifier").trainable  # its loss is weighted 0, as rnn_g_context's
+    for network_name in ("eye_network", "nose_network", "mouth_network"):  # He-initialised, as its first stage
+        assert type(model.get_layer(network_name).get_layer("conv1").kernel_initializer).__name__ == "HeNormal"
     zoo_checks.check_outputs_follow_the_image(model)
     zoo_checks.check_a_training_step_changes_every_trainable_weight(model)
     loaded = zoo_checks.check_keras_file_round_trip(model, tmp_path / "rnn_g_two_stage_context.keras")
     assert zoo_name_of(loaded) == "rnn_g_two_stage_context"
+
+
+COMPONENT_RELU_LAYERS = ("conv1", "conv2", "conv3", "conv4", "deconv1", "conv5")
+
+
+def test_component_kernel_initializer_sets_the_variance_of_the_component_networks_relu_layers():
+    for initializer in ("he_normal", "glorot_uniform"):
+        keras.utils.set_random_seed(0)
+        model = RNNGTwoStage(input_size=16, component_kernel_initializer=initializer)
+        for network_name in ("eye_network", "nose_network", "mouth_network"):
+            network = model.get_layer(network_name)
+            assert_kernel_variances([network.get_layer(name) for name in COMPONENT_RELU_LAYERS], initializer)
+            assert type(network.get_layer("deconv2").kernel_initializer).__name__ == "GlorotUniform"  # linear head
+        first_stage_relu = model.get_layer("first_stage").get_layer("conv1")  # the first stage keeps its own
+        assert type(first_stage_relu.kernel_initializer).__name__ == "GlorotUniform"
+    assert RNNGTwoStage(input_size=16).get_config()["component_kernel_initializer"] == "glorot_uniform"
 
 
 def test_two_stage_refuses_bad_arguments():
@@ -416,3 +444,5 @@ def test_two_stage_refuses_bad_arguments():
         RNNGTwoStage(input_size=16, first_stage_arguments="wide")
     with pytest.raises(ValueError, match="context_filters must be a sequence of positive ints, got 'wide'"):
         RNNGTwoStage(input_size=16, first_stage_arguments={"context_filters": "wide"})
+    with pytest.raises(ValueError, match="component_kernel_initializer must be a Keras initializer or its name, got 3"):
+        RNNGTwoStage(input_size=16, component_kernel_initializer=3)

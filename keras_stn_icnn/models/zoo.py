@@ -165,8 +165,13 @@ RNN_G_NO_GATE_LOSS = {"coarse": 1.0, "gate": 0.0, "final": 1.0}
 RNN_G_CONTEXT_ARGUMENTS = {**RNN_G_CONTEXT_NETWORK, "loss_weights": RNN_G_NO_GATE_LOSS}
 """`rnn_g_context`: `RNN_G_CONTEXT_NETWORK` trained with `RNN_G_NO_GATE_LOSS` (`docs/zoo_learning.md`)."""
 
-RNN_G_TWO_STAGE_CONTEXT_ARGUMENTS = {"first_stage_arguments": RNN_G_CONTEXT_NETWORK, "loss_weights": RNN_G_NO_GATE_LOSS}
-"""`rnn_g_two_stage_context`: the two-stage parser whose first stage is `rnn_g_context`'s network, for whole photos."""
+RNN_G_TWO_STAGE_CONTEXT_ARGUMENTS = {
+    "first_stage_arguments": RNN_G_CONTEXT_NETWORK,
+    "loss_weights": RNN_G_NO_GATE_LOSS,
+    "component_kernel_initializer": RNN_G_CONTEXT_NETWORK["kernel_initializer"],
+}
+"""`rnn_g_two_stage_context`: the two-stage parser whose first stage is `rnn_g_context`'s network, for whole photos;
+its component networks' ReLU layers He-initialised as that network's are."""
 
 RNN_G_TWO_STAGE_FACE_BOX_ARGUMENTS = {"first_stage": "rnn_g_face_box"}
 """`rnn_g_two_stage_face_box`: the two-stage parser with `RNNGFaceBox` as its first stage, for whole photos."""

@@ -22,7 +22,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-from keras_stn_icnn.checks import check_int
+from keras_stn_icnn.checks import check_initializer, check_int
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES
 from keras_stn_icnn.layers.facial_components import ComponentCrops, ComponentMerge, ComponentThetas
 from keras_stn_icnn.layers.label_map import LabelMap
@@ -45,7 +45,7 @@ COMPONENT_NETWORKS = {
 """The network that labels each crop of `COMPONENTS`; the eyes share one (the right eye's crop is mirrored)."""
 
 
-def component_network(num_classes, input_size, filters=(16, 32), name=None):
+def component_network(num_classes, input_size, filters=(16, 32), kernel_initializer="glorot_uniform", name=None):
     """One second-stage network (Fig. 2(b)): five convolutions, two poolings, two deconvolutions.
 
     Args:
@@ -53,6 +53,10 @@ def component_network(num_classes, input_size, filters=(16, 32), name=None):
             classes).
         input_size: `(height, width)` of the crops, multiples of 4.
         filters: `(f1, f2)`, channels before and after the first pooling.
+        kernel_initializer: str, dict or `keras.initializers.Initializer`,
+            the initializer of the layers followed by ReLU (all but the
+            last deconvolution, which keeps Keras' default). Defaults to
+            Keras' `"glorot_uniform"`.
         name: str, the model's name.
 
     Returns:
@@ -64,15 +68,23 @@ def component_network(num_classes, input_size, filters=(16, 32), name=None):
     TensorShape([1, 64, 64, 3])
     """
     small, large = filters
+    kernel_initializer = check_initializer(kernel_initializer, "kernel_initializer")
+
+    def relu(layer_class, width, kernel_size, name, **options):
+        initializer = keras.initializers.get(kernel_initializer)  # a fresh instance for each layer
+        return layer_class(
+            width, kernel_size, padding="same", activation="relu", kernel_initializer=initializer, name=name, **options
+        )
+
     crops = keras.Input((*input_size, 3), name="crops")
-    x = layers.Conv2D(small, 5, padding="same", activation="relu", name="conv1")(crops)
-    x = layers.Conv2D(small, 3, padding="same", activation="relu", name="conv2")(x)
+    x = relu(layers.Conv2D, small, 5, "conv1")(crops)
+    x = relu(layers.Conv2D, small, 3, "conv2")(x)
     x = layers.MaxPooling2D(2, name="pool1")(x)
-    x = layers.Conv2D(large, 3, padding="same", activation="relu", name="conv3")(x)
+    x = relu(layers.Conv2D, large, 3, "conv3")(x)
     x = layers.MaxPooling2D(2, name="pool2")(x)
-    x = layers.Conv2D(large, 3, padding="same", activation="relu", name="conv4")(x)
-    x = layers.Conv2DTranspose(small, 4, strides=2, padding="same", activation="relu", name="deconv1")(x)
-    x = layers.Conv2D(small, 3, padding="same", activation="relu", name="conv5")(x)
+    x = relu(layers.Conv2D, large, 3, "conv4")(x)
+    x = relu(layers.Conv2DTranspose, small, 4, "deconv1", strides=2)(x)
+    x = relu(layers.Conv2D, small, 3, "conv5")(x)
     logits = layers.Conv2DTranspose(num_classes, 4, strides=2, padding="same", name="deconv2")(x)
     return keras.Model(crops, logits, name=name)
 
@@ -125,6 +137,11 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
             Defaults to 0.2 (§5.1).
         component_filters: `(f1, f2)`, channels of the component networks.
             Defaults to `(16, 32)`.
+        component_kernel_initializer: str, dict or
+            `keras.initializers.Initializer`, the initializer of the
+            component networks' ReLU layers (`component_network`'s
+            `kernel_initializer`). Defaults to Keras' `"glorot_uniform"`;
+            `rnn_g_two_stage_context` uses `"he_normal"`.
         loss_weights: the first stage's loss weights (see `RNNG`), or None.
         canvas_size: int, the largest image side `parse` accepts. Defaults
             to 1024.
@@ -156,6 +173,7 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
         "first_stage_arguments",
         "margin",
         "component_filters",
+        "component_kernel_initializer",
         "loss_weights",
         "canvas_size",
     )
@@ -167,6 +185,7 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
         first_stage_arguments=None,
         margin=0.2,
         component_filters=(16, 32),
+        component_kernel_initializer="glorot_uniform",
         loss_weights=None,
         canvas_size=DEFAULT_CANVAS_SIZE,
         class_names=HELEN_CLASS_NAMES,
@@ -192,6 +211,7 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
         component_filters = tuple(int(f) for f in component_filters)
         if len(component_filters) != 2 or min(component_filters) < 1:
             raise ValueError(f"component_filters must be two positive ints, got {component_filters!r}")
+        component_kernel_initializer = check_initializer(component_kernel_initializer, "component_kernel_initializer")
 
         # === Layers ===
         first_stage_model = FIRST_STAGES[first_stage](
@@ -207,7 +227,11 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
             network_name = COMPONENT_NETWORKS[component.name]
             if network_name not in networks:
                 networks[network_name] = component_network(
-                    1 + len(component.classes), component.input_size, component_filters, network_name
+                    1 + len(component.classes),
+                    component.input_size,
+                    component_filters,
+                    component_kernel_initializer,
+                    network_name,
                 )
         thetas_layer = ComponentThetas(margin, name="component_thetas")
         crops_layer = ComponentCrops(name="component_crops")
@@ -244,6 +268,7 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
         self.first_stage_arguments = {key: checked.get(key, value) for key, value in first_stage_arguments.items()}
         self.margin = thetas_layer.margin
         self.component_filters = component_filters
+        self.component_kernel_initializer = component_kernel_initializer
         self.loss_weights = first_stage_model.loss_weights
         self.canvas_size = canvas_size
         self._first_stage = first_stage_model

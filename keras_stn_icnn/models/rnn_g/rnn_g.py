@@ -3,7 +3,7 @@
 import keras
 from keras import layers
 
-from keras_stn_icnn.checks import check_int, check_widths
+from keras_stn_icnn.checks import check_initializer, check_int, check_widths
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES
 from keras_stn_icnn.layers.resampling import AlignedBilinearResize
 from keras_stn_icnn.layers.spatial_rnn import SpatialRNN
@@ -170,9 +170,7 @@ class RNNG(SinglePassParsingMixin, keras.Model):
         canvas_size = check_int(canvas_size, "canvas_size")
         num_classes = len(class_names)
 
-        if not isinstance(kernel_initializer, str):
-            kernel_initializer = keras.initializers.serialize(keras.initializers.get(kernel_initializer))
-        keras.initializers.get(kernel_initializer)  # refuses an unknown name, naming it
+        kernel_initializer = check_initializer(kernel_initializer, "kernel_initializer")
 
         # === Layers ===
         def relu_conv(width, kernel_size, name):
