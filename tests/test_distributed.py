@@ -65,15 +65,18 @@ def two_devices(tmp_path_factory, data):
 def test_two_replicas_take_the_same_step_as_one_device_on_the_global_batch(two_devices):
     report = two_devices
     assert report["replicas"] == 2 and report["trainer_replicas"] == 2
-    # Each replica gets half of a global batch made of one half-batch twice, so its BatchNorm statistics
-    # and the mean gradient equal one device's on that half-batch. A gradient summed but not averaged
-    # over the replicas would double SGD's step: a difference as large as the step itself. What remains
-    # is float rounding (in the joint model it can move a nearest-neighbour label crop by a pixel).
+    # Stage 1 on four different faces, two a replica, BatchNorm over the global batch: one device's step
+    # on all four. A gradient summed but not averaged over the replicas would double SGD's step, a
+    # difference as large as the step itself; BatchNorm over each replica's half, the unsynchronised
+    # control, differs by more than a hundredth of it. The joint model (its own compute_loss) gets one
+    # half-batch twice, so each replica's BatchNorm statistics and the mean gradient equal one device's on
+    # that half-batch; what remains is float rounding, which can move a nearest-neighbour label crop by a
+    # pixel, so its steps are compared over all trainable weights together: a gradient summed over the two
+    # replicas doubles the step, a relative difference of 1; rounding gave 0.0066 (7 December).
     print(report)
-    assert report["stage1"] < 1e-3 * report["stage1_step_size"]
     assert report["stage1_global_batch"] < 1e-3 * report["stage1_step_size"]
     assert report["stage1_global_batch_unsynchronized"] > 1e-2 * report["stage1_step_size"]
-    assert report["joint"] < 1e-2 * report["joint_step_size"]
+    assert report["joint"] < 5e-2
     assert len(report["trainer_losses"]) == 2 and np.isfinite(report["trainer_losses"]).all()
 
 
