@@ -27,7 +27,7 @@ from keras_stn_icnn.labels import HELEN_CLASS_NAMES
 from keras_stn_icnn.layers.facial_components import ComponentCrops, ComponentMerge, ComponentThetas
 from keras_stn_icnn.layers.label_map import LabelMap
 from keras_stn_icnn.models.rnn_g.face_box import RNNGFaceBox
-from keras_stn_icnn.models.rnn_g.rnn_g import RNNG
+from keras_stn_icnn.models.rnn_g.rnn_g import RNNG, relu_layer
 from keras_stn_icnn.models.single_pass import DEFAULT_CANVAS_SIZE, SinglePassParsingMixin
 from keras_stn_icnn.ops.facial_components import (
     COMPONENTS,
@@ -71,10 +71,7 @@ def component_network(num_classes, input_size, filters=(16, 32), kernel_initiali
     kernel_initializer = check_initializer(kernel_initializer, "kernel_initializer")
 
     def relu(layer_class, width, kernel_size, name, **options):
-        initializer = keras.initializers.get(kernel_initializer)  # a fresh instance for each layer
-        return layer_class(
-            width, kernel_size, padding="same", activation="relu", kernel_initializer=initializer, name=name, **options
-        )
+        return relu_layer(layer_class, width, kernel_size, kernel_initializer, name, **options)
 
     crops = keras.Input((*input_size, 3), name="crops")
     x = relu(layers.Conv2D, small, 5, "conv1")(crops)

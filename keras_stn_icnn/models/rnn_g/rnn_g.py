@@ -26,6 +26,31 @@ RNN_STRIDES = (2, 4)
 """Strides of the map the spatial RNN runs on: the paper's `s/2` (Deconv6 upsamples Conv5's `s/4`), or `s/4`."""
 
 
+def relu_layer(layer_class, width, kernel_size, kernel_initializer, name, **options):
+    """A "same"-padded convolution (or transposed one) followed by ReLU, with a fresh `kernel_initializer`.
+
+    Args:
+        layer_class: `keras.layers.Conv2D` or `keras.layers.Conv2DTranspose`.
+        width: int, output channels.
+        kernel_size: int.
+        kernel_initializer: a checked initializer (`checks.check_initializer`):
+            a name or a serialised config, made into its own instance here.
+        name: str, the layer's name.
+        **options: further arguments of `layer_class` (e.g. `strides`).
+
+    Returns:
+        The layer.
+
+    Example:
+    >>> relu_layer(layers.Conv2D, 8, 3, "he_normal", "conv").kernel_initializer.__class__.__name__
+    'HeNormal'
+    """
+    initializer = keras.initializers.get(kernel_initializer)
+    return layer_class(
+        width, kernel_size, padding="same", activation="relu", kernel_initializer=initializer, name=name, **options
+    )
+
+
 def _checked_loss_weights(loss_weights):
     if loss_weights is None:
         return {term: 1.0 for term in LOSS_TERMS}
@@ -174,10 +199,7 @@ class RNNG(SinglePassParsingMixin, keras.Model):
 
         # === Layers ===
         def relu_conv(width, kernel_size, name):
-            initializer = keras.initializers.get(kernel_initializer)
-            return layers.Conv2D(
-                width, kernel_size, padding="same", activation="relu", kernel_initializer=initializer, name=name
-            )
+            return relu_layer(layers.Conv2D, width, kernel_size, kernel_initializer, name)
 
         conv1 = relu_conv(filters[0], 5, "conv1")
         pool2 = layers.MaxPooling2D(2, name="pool2")
