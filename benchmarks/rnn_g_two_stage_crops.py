@@ -1,21 +1,22 @@
 """Where RNN-G's two-stage parser loses: its first stage, or where that first stage places the crops.
 
 Loads trained `RNNGTwoStage` weights (a run's `final.weights.h5`) and scores them on unseen synthetic faces
-(the evaluation script's `--synthetic --seed 424242 --num 100`, in STN-iCNN's classes) five ways, the
+(the evaluation script's `--synthetic --seed 424242 --num 100`, in STN-iCNN's classes) six ways, the
 component networks' weights the same in each:
 
 1. `first stage alone`: the first stage's labels, no component network;
-2. `own crops`: the parser as it parses, crops placed from the first stage's argmax;
-3. `ground-truth centres, own extents` and 4. `own centres, ground-truth extents`: one half of the crop rule
+2. `own crops`: the parser as it parses, crops placed from the first stage's probabilities;
+3. `the first stage's argmax`: crops placed from its labels (the parser's rule until 7 December);
+4. `ground-truth centres, own extents` and 5. `own centres, ground-truth extents`: one half of the crop rule
    from the labels;
-5. `ground-truth crops`: the crops the component networks were trained on, the ceiling of any crop placement
+6. `ground-truth crops`: the crops the component networks were trained on, the ceiling of any crop placement
    for them.
 
 docs/zoo_learning.md's two-stage RNN-G table comes from it.
 
 Usage:
     python benchmarks/rnn_g_two_stage_crops.py runs/zoo_comparison/rnn_g_two_stage/final.weights.h5 \
-        [--model rnn_g_two_stage_face_box] [--input-size 256] [--seed 424242 --num 100]
+        [--model rnn_g_two_stage_context] [--input-size 256] [--seed 424242 --num 100]
 """
 
 import argparse
@@ -32,9 +33,12 @@ from keras_stn_icnn.models.rnn_g.component_networks import COMPONENT_NETWORKS
 from keras_stn_icnn.ops.facial_components import COMPONENTS, component_thetas
 from keras_stn_icnn.train.single_pass_trainer import build_single_pass
 
+TWO_STAGE_MODELS = ("rnn_g_two_stage", "rnn_g_two_stage_context", "rnn_g_two_stage_face_box")
+
 WAYS = (
     "first stage alone",
     "own crops",
+    "the first stage's argmax",
     "ground-truth centres, own extents",
     "own centres, ground-truth extents",
     "ground-truth crops",
@@ -58,7 +62,7 @@ def at_given_thetas(model):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("weights", help="the run's final.weights.h5")
-    parser.add_argument("--model", default="rnn_g_two_stage", choices=("rnn_g_two_stage", "rnn_g_two_stage_face_box"))
+    parser.add_argument("--model", default="rnn_g_two_stage", choices=TWO_STAGE_MODELS)
     parser.add_argument("--input-size", type=int, default=256)
     parser.add_argument("--seed", type=int, default=424242)
     parser.add_argument("--num", type=int, default=100)
@@ -77,10 +81,15 @@ def main():
         labels = tf.cast(helen_example["label"], tf.int32)[tf.newaxis]
         one_hot = tf.one_hot(labels, len(HELEN_CLASS_NAMES))
         truth = component_thetas(one_hot, tf.shape(labels)[1:3], HELEN_CLASS_NAMES, model.margin)
-        own = model(image)["component_thetas"]
+        outputs = model(image)
+        own = outputs["component_thetas"]
+        first_stage_labels = tf.one_hot(tf.argmax(outputs["logits"], -1), len(HELEN_CLASS_NAMES))
         scales, centres = slice(0, 2), slice(2, 3)
         thetas = {
             "own crops": own,
+            "the first stage's argmax": component_thetas(
+                first_stage_labels, tf.shape(labels)[1:3], HELEN_CLASS_NAMES, model.margin
+            ),
             "ground-truth centres, own extents": tf.concat([own[..., scales], truth[..., centres]], -1),
             "own centres, ground-truth extents": tf.concat([truth[..., scales], own[..., centres]], -1),
             "ground-truth crops": truth,

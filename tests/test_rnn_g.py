@@ -7,6 +7,7 @@ import tensorflow as tf
 import zoo_checks
 
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES, STN_ICNN_CLASS_NAMES
+from keras_stn_icnn.layers.facial_components import ComponentThetas
 from keras_stn_icnn.losses.rnn_g import BoundaryGateLoss, label_boundaries
 from keras_stn_icnn.models.rnn_g.component_networks import RNNGTwoStage
 from keras_stn_icnn.models.rnn_g.rnn_g import RNNG
@@ -295,6 +296,27 @@ def test_with_both_eyes_every_box_is_sized_by_the_eye_distance():
     # The same map as a 32 x 32 map of a 127 x 127 image: the eye distance in image pixels, 15 * 126 / 31.
     half = np.asarray(component_thetas(one_hot_map(label_map[::2, ::2]), (127, 127), HELEN_CLASS_NAMES))[0]
     assert half[2, 1, 1] * 126 == pytest.approx(1.07 * 15 * 126 / 31 * 1.2, rel=1e-5)
+
+
+def test_the_parser_places_its_boxes_from_the_first_stages_probabilities_not_its_argmax():
+    label_map = np.zeros((64, 64), int)
+    label_map[20:24, 10:14] = HELEN_CLASS_NAMES.index("left_eye")  # centroid (21.5, 11.5)
+    label_map[20:24, 40:44] = HELEN_CLASS_NAMES.index("right_eye")  # 30 px to the right
+    label_map[30:40, 24:30] = HELEN_CLASS_NAMES.index("nose")
+    logits = 20.0 * one_hot_map(label_map).numpy()
+    # The first stage is unsure of the left eye: skin wins its argmax by 0.55 to 0.45.
+    skin, left_eye = HELEN_CLASS_NAMES.index("skin"), HELEN_CLASS_NAMES.index("left_eye")
+    logits[0, 20:24, 10:14] = 0.0
+    logits[0, 20:24, 10:14, left_eye] = 20.0
+    logits[0, 20:24, 10:14, skin] = 20.0 + np.log(0.55 / 0.45)
+    thetas = np.asarray(ComponentThetas(margin=0.2)(logits, tf.zeros([1, 64, 64, 3])))[0]
+    expected = component_thetas(tf.nn.softmax(logits), (64, 64), HELEN_CLASS_NAMES, margin=0.2)
+    np.testing.assert_allclose(thetas, np.asarray(expected)[0], rtol=1e-6, atol=1e-6)
+    # The left eye's box is where the eye is, sized by the eye distance (30 px) as with a sure first stage ...
+    np.testing.assert_allclose(thetas[0], expected_theta((21.5, 11.5), (36.0, 36.0), 64), atol=1e-3)
+    # ... while on the argmax, without a left eye, it falls back to the image centre at the minimum size.
+    argmax = component_thetas(tf.one_hot(tf.argmax(logits, -1), 11), (64, 64), HELEN_CLASS_NAMES, margin=0.2)
+    np.testing.assert_allclose(np.asarray(argmax)[0, 0], expected_theta((31.5, 31.5), (4, 4), 64), rtol=1e-5)
 
 
 def test_crops_cover_the_box_and_mirror_the_right_eye():

@@ -13,15 +13,20 @@ from keras_stn_icnn.ops.facial_components import COMPONENTS, component_thetas, c
 
 @keras.saving.register_keras_serializable(package="keras_stn_icnn")
 class ComponentThetas(keras.layers.Layer):
-    """`component_thetas` of the hard argmax of first-stage scores (not differentiable).
+    """`component_thetas` of the first stage's probabilities (no gradient flows through it).
+
+    The centroids and the eye distance are those of the softmax
+    probabilities, not of their argmax: an argmax that loses an eye, or keeps
+    a stray pixel far from a part, moves a box by whole box heights, while
+    the probabilities move it by their share of the mass
+    (`benchmarks/rnn_g_two_stage_crops.py`; `docs/zoo_learning.md`).
 
     Args:
         margin: float >= 0, extra extent of a box relative to its component.
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Call arguments:
-        scores: float tensor `[B, h, w, 11]`, first-stage logits or
-            probabilities (only their argmax is used).
+        scores: float tensor `[B, h, w, 11]`, first-stage logits.
         images: tensor `[B, H, W, ...]` (only its size is used).
 
     Returns:
@@ -39,9 +44,8 @@ class ComponentThetas(keras.layers.Layer):
             raise ValueError(f"margin must not be negative, got {margin!r}")
 
     def call(self, scores, images):
-        labels = tf.argmax(tf.stop_gradient(scores), axis=-1, output_type=tf.int32)
-        one_hot = tf.one_hot(labels, len(HELEN_CLASS_NAMES))
-        return tf.stop_gradient(component_thetas(one_hot, tf.shape(images)[1:3], HELEN_CLASS_NAMES, self.margin))
+        probabilities = tf.nn.softmax(tf.stop_gradient(tf.cast(scores, tf.float32)), axis=-1)
+        return tf.stop_gradient(component_thetas(probabilities, tf.shape(images)[1:3], HELEN_CLASS_NAMES, self.margin))
 
     def compute_output_shape(self, scores_shape, images_shape):
         return (scores_shape[0], len(COMPONENTS), 2, 3)

@@ -16,9 +16,11 @@ classes. The functions here take the class names of the maps they read
 
 Crop rule (`component_thetas`). The paper crops around 5 detected key points
 (eye centres, nose tip, mouth corners), which RNN-G has no detector for; the
-components are measured on a label map instead (the first stage's argmax
-when parsing, the ground truth when training, as the paper trains on
-ground-truth crops), and sized, like key-point crops, by the face's scale:
+components are measured on class maps instead (the first stage's softmax
+probabilities when parsing, `layers.ComponentThetas`; the ground truth's
+one-hot labels when training, as the paper trains on ground-truth crops),
+each pixel weighted by its probability of the component's classes, and
+sized, like key-point crops, by the face's scale:
 
 1. centre: the centroid `(cy, cx)` of the component's pixels;
 2. height: `COMPONENT_SIDES` of the component times the eye distance (between
@@ -28,12 +30,12 @@ ground-truth crops), and sized, like key-point crops, by the face's scale:
    aspect ratio). A label map's own extent of a component moves with every
    stray or missing pixel of a first stage's argmax; the eye distance moves
    little, and the component networks see every part at one scale;
-3. without both eyes (less than one pixel of either), the height is the
+3. without both eyes (a mass under one pixel for either), the height is the
    component's own extent instead: `sqrt(12 * variance)` of its pixel
    positions per axis (the side of a filled rectangle with that variance),
    the larger of the two after the aspect ratio, times `1 + margin`;
 4. the height is at least `MIN_BOX_FRACTION` of the image's shorter side;
-5. a component with less than one pixel is centred on the image (at the
+5. a component of a mass under one pixel is centred on the image (at the
    minimum size if the eyes are absent too).
 
 Positions of a map smaller than the image are scaled to the image with
