@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 import zoo_checks
 
+from keras_stn_icnn.data.synthetic import render_face
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES, STN_ICNN_CLASS_NAMES
 from keras_stn_icnn.layers.facial_components import ComponentThetas
 from keras_stn_icnn.losses.rnn_g import BoundaryGateLoss, label_boundaries
@@ -395,6 +396,40 @@ def test_two_stage_training_step_moves_every_weight():
 
 def test_two_stage_keras_file_round_trip(two_stage, tmp_path):
     zoo_checks.check_keras_file_round_trip(two_stage, tmp_path / "rnn_g_two_stage.keras")
+
+
+def _count_calls(layer):
+    calls = []
+    call = layer.call
+    layer.call = lambda *args, **kwargs: calls.append(1) or call(*args, **kwargs)
+    return calls
+
+
+@pytest.mark.parametrize("first_stage", ["rnn_g", "rnn_g_face_box"])
+def test_a_two_stage_training_step_runs_only_what_its_loss_reads_and_moves_the_weights_as_keras_step_does(
+    first_stage,
+):
+    faces = [render_face(seed) for seed in (1, 2)]
+    images = tf.image.resize([image for image, _ in faces], (64, 64))
+    labels = tf.image.resize([label[..., None] for _, label in faces], (64, 64), "nearest")[..., 0]
+    models = []
+    for _ in range(3):
+        keras.utils.set_random_seed(5)
+        model = RNNGTwoStage(input_size=32, first_stage=first_stage, component_filters=(4, 8))
+        model.compile(optimizer=keras.optimizers.SGD(0.1))
+        models.append(model)
+    keras_step, own_step, start = models
+    keras_calls, own_calls = (_count_calls(model.get_layer("eye_network")) for model in (keras_step, own_step))
+    keras_logs = tf.function(lambda: keras.Model.train_step(keras_step, (images, labels)))()
+    own_logs = tf.function(lambda: own_step.train_step((images, labels)))()
+    # traced once each: Keras' step runs the eye network on both eyes' crops placed by the first stage and by the
+    # ground truth, this one on the ground truth's only (the crops the loss reads)
+    assert (len(keras_calls), len(own_calls)) == (4, 2)
+    assert float(own_logs["loss"]) == pytest.approx(float(keras_logs["loss"]), rel=1e-6)
+    for expected, actual in zip(keras_step.trainable_weights, own_step.trainable_weights):
+        np.testing.assert_allclose(actual.numpy(), expected.numpy(), atol=1e-6, err_msg=actual.path)
+    assert max(np.max(np.abs(a.numpy() - b.numpy())) for a, b in zip(own_step.weights, start.weights)) > 1e-3
+    assert float(own_logs["overall_f1"]) == pytest.approx(float(keras_logs["overall_f1"]), rel=1e-6)
 
 
 def _with_decisive_component_networks(model):

@@ -28,6 +28,7 @@ from keras_stn_icnn.layers.resampling import AlignedBilinearResize
 from keras_stn_icnn.models.class_priors import label_frequencies, set_prior_bias
 from keras_stn_icnn.models.single_pass import (
     SinglePassParsingMixin,
+    TrainingLossStep,
     single_pass_inputs,
     single_pass_outputs,
     working_size_labels,
@@ -106,7 +107,7 @@ def face_size_or_default(face_size, input_size, default, multiple=4):
     return check_int(face_size, "face_size", minimum=max(8, multiple), multiple=multiple)
 
 
-class FaceBoxParser(SinglePassParsingMixin, keras.Model):
+class FaceBoxParser(TrainingLossStep, SinglePassParsingMixin, keras.Model):
     """A single-pass parser run on the face box a small finder network places on the photo.
 
     1. The image (values 0-255) is scaled to [0, 1] and resized to the
@@ -127,7 +128,7 @@ class FaceBoxParser(SinglePassParsingMixin, keras.Model):
     against the cells of its map that hold a face pixel (`face_cells`), and
     the face parser's own loss (its `parsing_loss`) on the box the same rule
     places on those cells of the ground truth, as the papers train on
-    detected faces. A `fit` step (`train_step`) runs the finder on the photo
+    detected faces. A `fit` step (`training_loss`) runs the finder on the photo
     and the face parser on the ground truth's box only; its training F1 is the
     face parser's there, at `face_size`. `set_class_priors` (called by `fit`)
     starts the face parser at the class frequencies of those crops and the
@@ -305,40 +306,36 @@ class FaceBoxParser(SinglePassParsingMixin, keras.Model):
         labels = self.training_labels(y, sample_weight)
         return self._ground_truth_box_loss(self._working_photo(x), labels, y_pred["face_logits"], training)[0]
 
-    def train_step(self, data):
-        """One `fit` step that runs the face parser once, on the ground truth's face boxes.
+    def training_loss(self, images, labels, sample_weight=None):
+        """The training step's loss, with the face parser run once, on the ground truth's face boxes.
 
         Keras' own step runs the whole model, the face parser on the found
         box included, and then `compute_loss` runs the face parser again on
         the ground truth's box, the only run the loss reads
-        (`benchmarks/face_box_step_speed.py`: `red_net_cpu_face_box` 925
-        against 718 ms a step of 8 faces, 1.29x). This step runs the finder on the photo and the face
-        parser on the ground truth's boxes and takes the same loss, so the
-        gradients are those of Keras' step; the training F1 it logs is the
-        face parser's on the ground truth's boxes, at `face_size`
-        (`evaluate` still scores the found boxes).
+        (`benchmarks/training_loss_step_speed.py`: `red_net_cpu_face_box` 925
+        against 718 ms a step of 8 faces, 1.29x). The step (`TrainingLossStep`)
+        runs the finder on the photo and the face parser on the ground truth's
+        boxes and takes the same loss, so the gradients are those of Keras'
+        step; the training F1 it logs is the face parser's on the ground
+        truth's boxes, at `face_size` (`evaluate` still scores the found boxes).
 
         Args:
-            data: a batch `(images, labels)`, as `fit` gives it.
+            images: float images `[B, H, W, 3]`, values 0-255.
+            labels: integer label maps `[B, H, W]` of the images' size.
+            sample_weight: must be None (not supported).
 
         Returns:
-            dict of the loss and the metrics so far.
+            `(loss, face_labels, face_logits)`: the scalar loss, and the ground
+            truth's and the face parser's labels and logits in the boxes.
         """
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        labels = self.training_labels(y, sample_weight)
-        with tf.GradientTape() as tape:
-            working = self._working_photo(x)
-            finder_input = self.get_layer("finder_resize")(working / 255.0)
-            face_logits = self.get_layer("face_finder")(finder_input, training=True)
-            loss, face_labels, face_outputs = self._ground_truth_box_loss(working, labels, face_logits, training=True)
-            replicas = tf.distribute.get_strategy().num_replicas_in_sync
-            # Keras' loss tracker logs the loss before the losses' division by the number of replicas.
-            self._loss_tracker.update_state(loss * replicas, sample_weight=tf.shape(x)[0])
-            scaled_loss = self.optimizer.scale_loss(loss)
-        gradients = tape.gradient(scaled_loss, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
-        self.update_f1(face_labels, face_outputs["logits"])
-        return self.get_metrics_result()
+        working_labels = self.training_labels(labels, sample_weight)
+        working = self._working_photo(images)
+        finder_input = self.get_layer("finder_resize")(working / 255.0)
+        face_logits = self.get_layer("face_finder")(finder_input, training=True)
+        loss, face_labels, face_outputs = self._ground_truth_box_loss(
+            working, working_labels, face_logits, training=True
+        )
+        return loss, face_labels, face_outputs["logits"]
 
     def _working_photo(self, images):
         """The images at the working size, values 0-255."""

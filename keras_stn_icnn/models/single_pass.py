@@ -353,6 +353,41 @@ class SinglePassParsingMixin(ParsingMixin):
         raise NotImplementedError(f"{type(self).__name__} must define parsing_loss")
 
 
+class TrainingLossStep:
+    """A `fit` step on `training_loss` alone, for parsers whose loss reads only some of their outputs.
+
+    Keras' `train_step` runs the whole model and then `compute_loss`; where the
+    loss runs part of the model again on other inputs (the ground truth's face
+    box or crops), part of the whole run is work no gradient reads. This step
+    differentiates the parser's `training_loss(images, labels, sample_weight)`,
+    which runs only what its loss reads and returns `(loss, f1_labels,
+    f1_logits)`: the scalar loss, and the int32 label maps `[B, s, s]` and
+    logits `[B, s, s, C]` its training F1 is logged from. Put it before the
+    parser's other bases.
+    """
+
+    def train_step(self, data):
+        """One `fit` step: `training_loss`, its gradients applied, the loss and training F1 logged.
+
+        Args:
+            data: a batch `(images, labels)`, as `fit` gives it.
+
+        Returns:
+            dict of the loss and the metrics so far.
+        """
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            loss, f1_labels, f1_logits = self.training_loss(tf.cast(x, tf.float32), y, sample_weight)
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            # Keras' loss tracker logs the loss before the losses' division by the number of replicas.
+            self._loss_tracker.update_state(loss * replicas, sample_weight=tf.shape(x)[0])
+            scaled_loss = self.optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled_loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
+        self.update_f1(f1_labels, f1_logits)
+        return self.get_metrics_result()
+
+
 def first_label_maps(x, y=None):
     """The first `PRIOR_SAMPLE_IMAGES` label maps of `fit`'s data, or None where they cannot be read up front.
 

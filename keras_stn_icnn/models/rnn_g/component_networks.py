@@ -28,7 +28,7 @@ from keras_stn_icnn.layers.facial_components import ComponentCrops, ComponentMer
 from keras_stn_icnn.layers.label_map import LabelMap
 from keras_stn_icnn.models.rnn_g.face_box import RNNGFaceBox
 from keras_stn_icnn.models.rnn_g.rnn_g import RNNG, relu_layer
-from keras_stn_icnn.models.single_pass import DEFAULT_CANVAS_SIZE, SinglePassParsingMixin
+from keras_stn_icnn.models.single_pass import DEFAULT_CANVAS_SIZE, SinglePassParsingMixin, TrainingLossStep
 from keras_stn_icnn.ops.facial_components import (
     COMPONENTS,
     component_class_ids,
@@ -94,7 +94,7 @@ OWN_FIRST_STAGE_ARGUMENTS = ("class_names", "input_size", "loss_weights", "canva
 
 
 @keras.saving.register_keras_serializable(package="keras_stn_icnn")
-class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
+class RNNGTwoStage(TrainingLossStep, SinglePassParsingMixin, keras.Model):
     """RNN-G's two-stage HELEN parser: `RNNG` on the whole face, component networks on crops (§4).
 
     The first stage (sub-model `"first_stage"`, an 11-class `RNNG`, or
@@ -110,7 +110,8 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
     (its `compute_loss`) and, for each crop, the cross-entropy of
     its network on the crop placed by the *ground-truth* labels (the paper
     trains on ground-truth crops). The two stages share no weights, so the
-    sum trains each as if alone.
+    sum trains each as if alone. A `fit` step runs only what that loss reads
+    (`training_loss`).
 
     Deviations from the paper: crops are placed from label maps rather
     than 5 detected key points (no detector in this model): around each
@@ -323,3 +324,29 @@ class RNNGTwoStage(SinglePassParsingMixin, keras.Model):
         """
         first_stage_loss = self._first_stage.compute_loss(x, y, y_pred, sample_weight, training)
         return first_stage_loss + self.component_loss(x, y)
+
+    def training_loss(self, images, labels, sample_weight=None):
+        """The training step's loss: `compute_loss` without the crops, component networks and merge it never reads.
+
+        Keras' own step would run the whole model: crops placed from the first
+        stage, the component networks on them and the merge, none of which the
+        loss reads (it trains the component networks on the ground truth's
+        crops). This step (`TrainingLossStep`) runs the first stage as Keras'
+        step does (its outputs, then its `compute_loss`) and the component
+        networks on the ground truth's crops only: the same loss, gradients
+        and training F1 (the first stage's logits on the whole photo).
+
+        Args:
+            images: float images `[B, H, W, 3]`, values 0-255.
+            labels: integer HELEN label maps `[B, H, W]` of the images' size.
+            sample_weight: must be None (not supported).
+
+        Returns:
+            `(loss, f1_labels, f1_logits)`: the scalar loss, the labels at the
+            working size and the first stage's logits.
+        """
+        first_outputs = self._first_stage(images, training=True)
+        loss = self._first_stage.compute_loss(images, labels, first_outputs, sample_weight) + self.component_loss(
+            images, labels
+        )
+        return loss, self.training_labels(labels, sample_weight), first_outputs["logits"]
