@@ -5,10 +5,10 @@ Loads trained `RNNGTwoStage` weights (a run's `final.weights.h5`) and scores the
 component networks' weights the same in each:
 
 1. `first stage alone`: the first stage's labels, no component network;
-2. `own crops`: the parser as it parses, crops placed from the first stage's probabilities;
-3. `the first stage's argmax`: crops placed from its labels (the parser's rule until 7 December);
-4. `ground-truth centres, own extents` and 5. `own centres, ground-truth extents`: one half of the crop rule
-   from the labels;
+2. `crops from its argmax` and 3. `crops from its probabilities`: the crops placed from the first stage's
+   labels or from its softmax probabilities (`ComponentThetas`; the parser's own is its `crop_placement`);
+4. `ground-truth centres, own extents` and 5. `own centres, ground-truth extents`: one half of the parser's own
+   placement from the labels;
 6. `ground-truth crops`: the crops the component networks were trained on, the ceiling of any crop placement
    for them.
 
@@ -25,9 +25,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_stn_icnn.choices import CROP_PLACEMENTS
 from keras_stn_icnn.data.helen import HelenReader
 from keras_stn_icnn.evaluation import synthetic_test_set
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES, label_mapping
+from keras_stn_icnn.layers.facial_components import ComponentThetas
 from keras_stn_icnn.metrics import confusion_matrix, f1_scores, format_f1_table
 from keras_stn_icnn.models.rnn_g.component_networks import COMPONENT_NETWORKS
 from keras_stn_icnn.ops.facial_components import COMPONENTS, component_thetas
@@ -37,8 +39,8 @@ TWO_STAGE_MODELS = ("rnn_g_two_stage", "rnn_g_two_stage_context", "rnn_g_two_sta
 
 WAYS = (
     "first stage alone",
-    "own crops",
-    "the first stage's argmax",
+    "crops from its argmax",
+    "crops from its probabilities",
     "ground-truth centres, own extents",
     "own centres, ground-truth extents",
     "ground-truth crops",
@@ -83,13 +85,12 @@ def main():
         truth = component_thetas(one_hot, tf.shape(labels)[1:3], HELEN_CLASS_NAMES, model.margin)
         outputs = model(image)
         own = outputs["component_thetas"]
-        first_stage_labels = tf.one_hot(tf.argmax(outputs["logits"], -1), len(HELEN_CLASS_NAMES))
         scales, centres = slice(0, 2), slice(2, 3)
         thetas = {
-            "own crops": own,
-            "the first stage's argmax": component_thetas(
-                first_stage_labels, tf.shape(labels)[1:3], HELEN_CLASS_NAMES, model.margin
-            ),
+            **{
+                f"crops from its {placement}": ComponentThetas(model.margin, placement)(outputs["logits"], image)
+                for placement in CROP_PLACEMENTS
+            },
             "ground-truth centres, own extents": tf.concat([own[..., scales], truth[..., centres]], -1),
             "own centres, ground-truth extents": tf.concat([truth[..., scales], own[..., centres]], -1),
             "ground-truth crops": truth,
@@ -100,6 +101,7 @@ def main():
             predicted = to_stn_icnn[tf.argmax(merged, -1)[0].numpy()]
             confusions[way] += confusion_matrix(target, predicted, 9)
         confusions["first stage alone"] += confusion_matrix(target, to_stn_icnn[tf.argmax(first, -1)[0].numpy()], 9)
+    print(f"{args.model}'s own crops: from its {model.crop_placement}")
     for way in WAYS:
         scores = f1_scores(confusions[way])
         print(f"\n{way}: overall F1 {scores['overall']:.3f}")

@@ -24,5 +24,9 @@ LEARNING_RATE_SCHEDULES = ("warmup_cosine", "halving")
 """`train.SinglePassSchedule.rate_schedule` choices: a warm-up then a cosine decay over the run's steps (the
 default), or the papers' halving every `halve_every_epochs`."""
 
+CROP_PLACEMENTS = ("argmax", "probabilities")
+"""What RNN-G's two-stage parser places its component crops from (`layers.ComponentThetas`): the first stage's
+argmax (the default) or its softmax probabilities (the whole-photo entry, `rnn_g_two_stage_context`)."""
+
 DEFAULT_PRESET = "stn_icnn_synthetic"
 """The preset (`models.presets`) that `FaceParser()` and `keras-stn-icnn parse` use when given no model."""

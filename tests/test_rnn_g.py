@@ -299,7 +299,7 @@ def test_with_both_eyes_every_box_is_sized_by_the_eye_distance():
     assert half[2, 1, 1] * 126 == pytest.approx(1.07 * 15 * 126 / 31 * 1.2, rel=1e-5)
 
 
-def test_the_parser_places_its_boxes_from_the_first_stages_probabilities_not_its_argmax():
+def test_crops_can_be_placed_from_the_first_stages_probabilities_or_its_argmax():
     label_map = np.zeros((64, 64), int)
     label_map[20:24, 10:14] = HELEN_CLASS_NAMES.index("left_eye")  # centroid (21.5, 11.5)
     label_map[20:24, 40:44] = HELEN_CLASS_NAMES.index("right_eye")  # 30 px to the right
@@ -310,14 +310,19 @@ def test_the_parser_places_its_boxes_from_the_first_stages_probabilities_not_its
     logits[0, 20:24, 10:14] = 0.0
     logits[0, 20:24, 10:14, left_eye] = 20.0
     logits[0, 20:24, 10:14, skin] = 20.0 + np.log(0.55 / 0.45)
-    thetas = np.asarray(ComponentThetas(margin=0.2)(logits, tf.zeros([1, 64, 64, 3])))[0]
+    images = tf.zeros([1, 64, 64, 3])
+    thetas = np.asarray(ComponentThetas(margin=0.2, placement="probabilities")(logits, images))[0]
     expected = component_thetas(tf.nn.softmax(logits), (64, 64), HELEN_CLASS_NAMES, margin=0.2)
     np.testing.assert_allclose(thetas, np.asarray(expected)[0], rtol=1e-6, atol=1e-6)
     # The left eye's box is where the eye is, sized by the eye distance (30 px) as with a sure first stage ...
     np.testing.assert_allclose(thetas[0], expected_theta((21.5, 11.5), (36.0, 36.0), 64), atol=1e-3)
-    # ... while on the argmax, without a left eye, it falls back to the image centre at the minimum size.
-    argmax = component_thetas(tf.one_hot(tf.argmax(logits, -1), 11), (64, 64), HELEN_CLASS_NAMES, margin=0.2)
-    np.testing.assert_allclose(np.asarray(argmax)[0, 0], expected_theta((31.5, 31.5), (4, 4), 64), rtol=1e-5)
+    # ... while on the argmax (the default), without a left eye, it falls back to the image centre at the minimum size.
+    argmax = np.asarray(ComponentThetas(margin=0.2)(logits, images))[0]
+    expected = component_thetas(tf.one_hot(tf.argmax(logits, -1), 11), (64, 64), HELEN_CLASS_NAMES, margin=0.2)
+    np.testing.assert_allclose(argmax, np.asarray(expected)[0], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(argmax[0], expected_theta((31.5, 31.5), (4, 4), 64), rtol=1e-5)
+    with pytest.raises(ValueError, match="placement must be one of"):
+        ComponentThetas(placement="soft")
 
 
 def test_crops_cover_the_box_and_mirror_the_right_eye():
@@ -466,6 +471,7 @@ def test_the_two_stage_context_entry_is_rnn_g_context_then_the_component_network
     assert not first_stage.get_layer("gate_classifier").trainable  # its loss is weighted 0, as rnn_g_context's
     for network_name in ("eye_network", "nose_network", "mouth_network"):  # He-initialised, as its first stage
         assert type(model.get_layer(network_name).get_layer("conv1").kernel_initializer).__name__ == "HeNormal"
+    assert model.get_layer("component_thetas").placement == "probabilities"  # its argmax loses eyes
     zoo_checks.check_outputs_follow_the_image(model)
     zoo_checks.check_a_training_step_changes_every_trainable_weight(model)
     loaded = zoo_checks.check_keras_file_round_trip(model, tmp_path / "rnn_g_two_stage_context.keras")
@@ -503,3 +509,5 @@ def test_two_stage_refuses_bad_arguments():
         RNNGTwoStage(input_size=16, first_stage_arguments={"context_filters": "wide"})
     with pytest.raises(ValueError, match="component_kernel_initializer must be a Keras initializer or its name, got 3"):
         RNNGTwoStage(input_size=16, component_kernel_initializer=3)
+    with pytest.raises(ValueError, match=r"crop_placement must be one of \('argmax', 'probabilities'\), got 'soft'"):
+        RNNGTwoStage(input_size=16, crop_placement="soft")

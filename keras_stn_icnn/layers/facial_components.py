@@ -7,22 +7,30 @@ classes.
 import keras
 import tensorflow as tf
 
+from keras_stn_icnn.choices import CROP_PLACEMENTS
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES
 from keras_stn_icnn.ops.facial_components import COMPONENTS, component_thetas, crop_components, merge_components
 
 
 @keras.saving.register_keras_serializable(package="keras_stn_icnn")
 class ComponentThetas(keras.layers.Layer):
-    """`component_thetas` of the first stage's probabilities (no gradient flows through it).
+    """`component_thetas` of the first stage's argmax or probabilities (no gradient flows through it).
 
-    The centroids and the eye distance are those of the softmax
-    probabilities, not of their argmax: an argmax that loses an eye, or keeps
-    a stray pixel far from a part, moves a box by whole box heights, while
-    the probabilities move it by their share of the mass
-    (`benchmarks/rnn_g_two_stage_crops.py`; `docs/zoo_learning.md`).
+    With `placement="argmax"` the boxes are measured on the first stage's
+    labels; with `"probabilities"` each pixel counts with its softmax
+    probability of the component's classes (centroids and eye distance
+    alike), so that an argmax that loses an eye, or keeps a stray pixel far
+    from a part, no longer moves a box by whole box heights. Which is better
+    depends on the first stage (`docs/zoo_learning.md`,
+    `benchmarks/rnn_g_two_stage_crops.py`): on the whole photo
+    (`rnn_g_two_stage_context`) the probabilities (0.783 against 0.722 on one
+    run's weights); on a face box, whose pasted probabilities are more diffuse
+    and pull the eyes' centroids together, the argmax (0.807 against 0.535).
 
     Args:
         margin: float >= 0, extra extent of a box relative to its component.
+        placement: str, one of `CROP_PLACEMENTS`: `"argmax"` (the default)
+            or `"probabilities"`.
         **kwargs: standard `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -33,25 +41,32 @@ class ComponentThetas(keras.layers.Layer):
         float32 tensor `[B, 4, 2, 3]`.
 
     Example:
-    >>> ComponentThetas()(tf.zeros([1, 32, 32, 11]), tf.zeros([1, 90, 60, 3])).shape
+    >>> ComponentThetas(placement="probabilities")(tf.zeros([1, 32, 32, 11]), tf.zeros([1, 90, 60, 3])).shape
     TensorShape([1, 4, 2, 3])
     """
 
-    def __init__(self, margin=0.2, **kwargs):
+    def __init__(self, margin=0.2, placement="argmax", **kwargs):
         super().__init__(**kwargs)
         self.margin = float(margin)
         if self.margin < 0:
             raise ValueError(f"margin must not be negative, got {margin!r}")
+        if placement not in CROP_PLACEMENTS:
+            raise ValueError(f"placement must be one of {CROP_PLACEMENTS}, got {placement!r}")
+        self.placement = placement
 
     def call(self, scores, images):
-        probabilities = tf.nn.softmax(tf.stop_gradient(tf.cast(scores, tf.float32)), axis=-1)
-        return tf.stop_gradient(component_thetas(probabilities, tf.shape(images)[1:3], HELEN_CLASS_NAMES, self.margin))
+        scores = tf.stop_gradient(tf.cast(scores, tf.float32))
+        if self.placement == "argmax":
+            class_maps = tf.one_hot(tf.argmax(scores, axis=-1), len(HELEN_CLASS_NAMES))
+        else:
+            class_maps = tf.nn.softmax(scores, axis=-1)
+        return tf.stop_gradient(component_thetas(class_maps, tf.shape(images)[1:3], HELEN_CLASS_NAMES, self.margin))
 
     def compute_output_shape(self, scores_shape, images_shape):
         return (scores_shape[0], len(COMPONENTS), 2, 3)
 
     def get_config(self):
-        return {**super().get_config(), "margin": self.margin}
+        return {**super().get_config(), "margin": self.margin, "placement": self.placement}
 
 
 @keras.saving.register_keras_serializable(package="keras_stn_icnn")

@@ -169,9 +169,11 @@ RNN_G_TWO_STAGE_CONTEXT_ARGUMENTS = {
     "first_stage_arguments": RNN_G_CONTEXT_NETWORK,
     "loss_weights": RNN_G_NO_GATE_LOSS,
     "component_kernel_initializer": RNN_G_CONTEXT_NETWORK["kernel_initializer"],
+    "crop_placement": "probabilities",
 }
 """`rnn_g_two_stage_context`: the two-stage parser whose first stage is `rnn_g_context`'s network, for whole photos;
-its component networks' ReLU layers He-initialised as that network's are."""
+its component networks' ReLU layers He-initialised as that network's are, its crops placed from that network's
+probabilities (from its argmax, which loses an eye on some faces, 0.722 against 0.783 on the same weights)."""
 
 RNN_G_TWO_STAGE_FACE_BOX_ARGUMENTS = {"first_stage": "rnn_g_face_box"}
 """`rnn_g_two_stage_face_box`: the two-stage parser with `RNNGFaceBox` as its first stage, for whole photos."""

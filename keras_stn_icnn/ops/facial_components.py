@@ -16,11 +16,11 @@ classes. The functions here take the class names of the maps they read
 
 Crop rule (`component_thetas`). The paper crops around 5 detected key points
 (eye centres, nose tip, mouth corners), which RNN-G has no detector for; the
-components are measured on class maps instead (the first stage's softmax
-probabilities when parsing, `layers.ComponentThetas`; the ground truth's
-one-hot labels when training, as the paper trains on ground-truth crops),
-each pixel weighted by its probability of the component's classes, and
-sized, like key-point crops, by the face's scale:
+components are measured on class maps instead (when parsing, the first
+stage's argmax or its softmax probabilities, `layers.ComponentThetas`; when
+training, the ground truth's one-hot labels, as the paper trains on
+ground-truth crops), each pixel weighted by its value for the component's
+classes, and sized, like key-point crops, by the face's scale:
 
 1. centre: the centroid `(cy, cx)` of the component's pixels;
 2. height: `COMPONENT_SIDES` of the component times the eye distance (between

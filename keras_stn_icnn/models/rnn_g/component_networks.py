@@ -23,6 +23,7 @@ import tensorflow as tf
 from keras import layers
 
 from keras_stn_icnn.checks import check_initializer, check_int
+from keras_stn_icnn.choices import CROP_PLACEMENTS
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES
 from keras_stn_icnn.layers.facial_components import ComponentCrops, ComponentMerge, ComponentThetas
 from keras_stn_icnn.layers.label_map import LabelMap
@@ -133,6 +134,11 @@ class RNNGTwoStage(TrainingLossStep, SinglePassParsingMixin, keras.Model):
             `loss_weights`, `canvas_size` and `name` are this model's own.
         margin: float >= 0, extra crop extent relative to the component's.
             Defaults to 0.2 (§5.1).
+        crop_placement: str, one of `choices.CROP_PLACEMENTS`: place the
+            crops from the first stage's `"argmax"` (the default) or its
+            `"probabilities"` (`ComponentThetas`; the whole-photo entry
+            `rnn_g_two_stage_context`, where an argmax that loses an eye
+            misplaces its crops).
         component_filters: `(f1, f2)`, channels of the component networks.
             Defaults to `(16, 32)`.
         component_kernel_initializer: str, dict or
@@ -170,6 +176,7 @@ class RNNGTwoStage(TrainingLossStep, SinglePassParsingMixin, keras.Model):
         "first_stage",
         "first_stage_arguments",
         "margin",
+        "crop_placement",
         "component_filters",
         "component_kernel_initializer",
         "loss_weights",
@@ -182,6 +189,7 @@ class RNNGTwoStage(TrainingLossStep, SinglePassParsingMixin, keras.Model):
         first_stage="rnn_g",
         first_stage_arguments=None,
         margin=0.2,
+        crop_placement="argmax",
         component_filters=(16, 32),
         component_kernel_initializer="glorot_uniform",
         loss_weights=None,
@@ -210,6 +218,8 @@ class RNNGTwoStage(TrainingLossStep, SinglePassParsingMixin, keras.Model):
         if len(component_filters) != 2 or min(component_filters) < 1:
             raise ValueError(f"component_filters must be two positive ints, got {component_filters!r}")
         component_kernel_initializer = check_initializer(component_kernel_initializer, "component_kernel_initializer")
+        if crop_placement not in CROP_PLACEMENTS:
+            raise ValueError(f"crop_placement must be one of {CROP_PLACEMENTS}, got {crop_placement!r}")
 
         # === Layers ===
         first_stage_model = FIRST_STAGES[first_stage](
@@ -231,7 +241,7 @@ class RNNGTwoStage(TrainingLossStep, SinglePassParsingMixin, keras.Model):
                     component_kernel_initializer,
                     network_name,
                 )
-        thetas_layer = ComponentThetas(margin, name="component_thetas")
+        thetas_layer = ComponentThetas(margin, crop_placement, name="component_thetas")
         crops_layer = ComponentCrops(name="component_crops")
         merge_layer = ComponentMerge(name="component_merge")
 
@@ -265,6 +275,7 @@ class RNNGTwoStage(TrainingLossStep, SinglePassParsingMixin, keras.Model):
         checked = first_stage_model.get_config()  # the arguments as the first stage checked them (tuples, not lists)
         self.first_stage_arguments = {key: checked.get(key, value) for key, value in first_stage_arguments.items()}
         self.margin = thetas_layer.margin
+        self.crop_placement = thetas_layer.placement
         self.component_filters = component_filters
         self.component_kernel_initializer = component_kernel_initializer
         self.loss_weights = first_stage_model.loss_weights
