@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+import zoo_checks
 
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES
 from keras_stn_icnn.metrics import FaceParsingF1
@@ -66,13 +67,6 @@ def test_the_loss_is_the_finders_plus_red_nets_own_on_the_ground_truth_box(model
     np.testing.assert_allclose(float(loss), float(expected), rtol=1e-5)
 
 
-def _count_calls(layer):
-    calls = []
-    call = layer.call
-    layer.call = lambda *args, **kwargs: calls.append(1) or call(*args, **kwargs)
-    return calls
-
-
 def test_a_training_step_runs_red_net_once_and_moves_the_weights_as_keras_step_does():
     labels = tf.constant(np.stack([face_labels(0), face_labels(3), face_labels(-2)]).astype(np.int32))
     images = tf.constant(np.random.default_rng(1).uniform(0, 255, (3, 64, 64, 3)).astype(np.float32))
@@ -83,7 +77,7 @@ def test_a_training_step_runs_red_net_once_and_moves_the_weights_as_keras_step_d
         model.compile(optimizer=keras.optimizers.SGD(0.1))
         models.append(model)
     keras_step, own_step, start = models
-    keras_calls, own_calls = (_count_calls(model.get_layer("red_net")) for model in (keras_step, own_step))
+    keras_calls, own_calls = (zoo_checks.count_calls(model.get_layer("red_net")) for model in (keras_step, own_step))
     keras_logs = tf.function(lambda: keras.Model.train_step(keras_step, (images, labels)))()
     own_logs = tf.function(lambda: own_step.train_step((images, labels)))()
     # traced once each: Keras' step runs RED-Net on the found and the ground truth's boxes, this one on the latter

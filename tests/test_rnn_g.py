@@ -403,13 +403,6 @@ def test_two_stage_keras_file_round_trip(two_stage, tmp_path):
     zoo_checks.check_keras_file_round_trip(two_stage, tmp_path / "rnn_g_two_stage.keras")
 
 
-def _count_calls(layer):
-    calls = []
-    call = layer.call
-    layer.call = lambda *args, **kwargs: calls.append(1) or call(*args, **kwargs)
-    return calls
-
-
 @pytest.mark.parametrize("first_stage", ["rnn_g", "rnn_g_face_box"])
 def test_a_two_stage_training_step_runs_only_what_its_loss_reads_and_moves_the_weights_as_keras_step_does(
     first_stage,
@@ -424,7 +417,7 @@ def test_a_two_stage_training_step_runs_only_what_its_loss_reads_and_moves_the_w
         model.compile(optimizer=keras.optimizers.SGD(0.1))
         models.append(model)
     keras_step, own_step, start = models
-    keras_calls, own_calls = (_count_calls(model.get_layer("eye_network")) for model in (keras_step, own_step))
+    keras_calls, own_calls = (zoo_checks.count_calls(m.get_layer("eye_network")) for m in (keras_step, own_step))
     keras_logs = tf.function(lambda: keras.Model.train_step(keras_step, (images, labels)))()
     own_logs = tf.function(lambda: own_step.train_step((images, labels)))()
     # traced once each: Keras' step runs the eye network on both eyes' crops placed by the first stage and by the

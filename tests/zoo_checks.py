@@ -13,6 +13,14 @@ from keras_stn_icnn.export import LiteRTRunner, export_model
 from keras_stn_icnn.export.litert import export_litert
 
 
+def count_calls(layer):
+    """Wraps `layer.call` to record its calls; returns the list they are appended to (one item a call or trace)."""
+    calls = []
+    call = layer.call
+    layer.call = lambda *args, **kwargs: calls.append(1) or call(*args, **kwargs)
+    return calls
+
+
 def random_faces(model, batch=2, size=None, seed=0):
     """Random uint8 images and label maps of random 4x4-pixel blocks at the model's working size (or `size`).
 

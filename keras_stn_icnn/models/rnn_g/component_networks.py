@@ -101,7 +101,8 @@ class RNNGTwoStage(TrainingLossStep, SinglePassParsingMixin, keras.Model):
     The first stage (sub-model `"first_stage"`, an 11-class `RNNG`, or
     `RNNGFaceBox` with `first_stage="rnn_g_face_box"`) labels the face at
     `input_size`; `ComponentThetas` places the four crops of
-    `COMPONENTS` from its argmax (the crop rule of `ops.facial_components`);
+    `COMPONENTS` from its argmax or its probabilities (`crop_placement`;
+    the crop rule of `ops.facial_components`);
     `"eye_network"` (both eyes, the right one mirrored), `"nose_network"`
     and `"mouth_network"` label the crops of the full-resolution image; and
     `ComponentMerge` writes their probabilities into the first stage's (the
