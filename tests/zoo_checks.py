@@ -8,6 +8,8 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pytest
+import tensorflow as tf
 
 from keras_stn_icnn.export import LiteRTRunner, export_model
 from keras_stn_icnn.export.litert import export_litert
@@ -19,6 +21,33 @@ def count_calls(layer):
     call = layer.call
     layer.call = lambda *args, **kwargs: calls.append(1) or call(*args, **kwargs)
     return calls
+
+
+def check_own_step_matches_keras_step(build_model, images, labels, counted_layer, seed):
+    """A parser's own `train_step` (`TrainingLossStep`) against Keras' on the same batch, from the same weights.
+
+    Builds three copies from `seed` (Keras' step, the own step, the start), takes one SGD step each way, and checks
+    the loss and every weight agree and that the step moved the weights.
+
+    Returns:
+        `(keras_logs, own_logs, keras_calls, own_calls, start)`: each step's logs, the calls (traces) of
+        `counted_layer` in each step, and the untouched copy.
+    """
+    models = []
+    for _ in range(3):
+        keras.utils.set_random_seed(seed)
+        model = build_model()
+        model.compile(optimizer=keras.optimizers.SGD(0.1))
+        models.append(model)
+    keras_step, own_step, start = models
+    keras_calls, own_calls = (count_calls(model.get_layer(counted_layer)) for model in (keras_step, own_step))
+    keras_logs = tf.function(lambda: keras.Model.train_step(keras_step, (images, labels)))()
+    own_logs = tf.function(lambda: own_step.train_step((images, labels)))()
+    assert float(own_logs["loss"]) == pytest.approx(float(keras_logs["loss"]), rel=1e-6)
+    for expected, actual in zip(keras_step.trainable_weights, own_step.trainable_weights):
+        np.testing.assert_allclose(actual.numpy(), expected.numpy(), atol=1e-6, err_msg=actual.path)
+    assert max(np.max(np.abs(a.numpy() - b.numpy())) for a, b in zip(own_step.weights, start.weights)) > 1e-3
+    return keras_logs, own_logs, keras_calls, own_calls, start
 
 
 def random_faces(model, batch=2, size=None, seed=0):
