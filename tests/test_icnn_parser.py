@@ -52,6 +52,8 @@ def test_exports(model, tmp_path):
         ({"class_names": ("background",)}, "class_names"),
         ({"class_names": "skin"}, "class_names"),
         ({"canvas_size": 0}, "canvas_size"),
+        ({"filters": 8}, r"filters must be a sequence of positive ints, got 8"),
+        ({"filters": (8, 0, 24, 32)}, r"filters must be a sequence of positive ints, got \(8, 0, 24, 32\)"),
     ],
 )
 def test_bad_arguments_are_refused(arguments, message):

@@ -481,8 +481,10 @@ def test_component_kernel_initializer_sets_the_variance_of_the_component_network
 
 
 def test_two_stage_refuses_bad_arguments():
-    with pytest.raises(ValueError, match="component_filters"):
+    with pytest.raises(ValueError, match=r"component_filters must be a sequence of 2 positive ints, got \(4,\)"):
         RNNGTwoStage(input_size=16, component_filters=(4,))
+    with pytest.raises(ValueError, match="component_filters must be a sequence of 2 positive ints, got 16"):
+        RNNGTwoStage(input_size=16, component_filters=16)
     with pytest.raises(ValueError, match="margin"):
         RNNGTwoStage(input_size=16, margin=-0.1)
     with pytest.raises(ValueError, match="labels HELEN's 11 classes"):

@@ -3,6 +3,7 @@
 import keras
 from keras import layers
 
+from keras_stn_icnn.checks import check_widths
 from keras_stn_icnn.layers.batch_normalization import BatchNormalization
 from keras_stn_icnn.layers.interlink import (
     BATCH_NORM_EPSILON,
@@ -53,7 +54,7 @@ class ICNN(keras.Model):
     ):
         if int(num_classes) < 1:
             raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
-        filters = tuple(int(f) for f in filters)
+        filters = check_widths(filters, "filters")
 
         # === Layers ===
         pools = [PaddedMaxPooling2D(name=f"pyramid_pool_{i}") for i in range(1, len(filters))]

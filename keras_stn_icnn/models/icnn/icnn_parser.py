@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_stn_icnn.checks import check_int
+from keras_stn_icnn.checks import check_int, check_widths
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES
 from keras_stn_icnn.models.icnn.icnn import ICNN
 from keras_stn_icnn.models.single_pass import (
@@ -66,7 +66,7 @@ class ICNNParser(SinglePassParsingMixin, keras.Model):
         class_names = checked_class_names(class_names)
         input_size = check_int(input_size, "input_size", minimum=8, multiple=8)
         canvas_size = check_int(canvas_size, "canvas_size")
-        filters = tuple(int(f) for f in filters)
+        filters = check_widths(filters, "filters")
 
         # === Layers ===
         icnn = ICNN(len(class_names), filters=filters, name="icnn")

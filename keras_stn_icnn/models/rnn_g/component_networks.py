@@ -22,7 +22,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-from keras_stn_icnn.checks import check_initializer, check_int
+from keras_stn_icnn.checks import check_initializer, check_int, check_widths
 from keras_stn_icnn.choices import CROP_PLACEMENTS
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES
 from keras_stn_icnn.layers.facial_components import ComponentCrops, ComponentMerge, ComponentThetas
@@ -215,9 +215,7 @@ class RNNGTwoStage(TrainingLossStep, SinglePassParsingMixin, keras.Model):
                 "to the first stage"
             )
         canvas_size = check_int(canvas_size, "canvas_size")
-        component_filters = tuple(int(f) for f in component_filters)
-        if len(component_filters) != 2 or min(component_filters) < 1:
-            raise ValueError(f"component_filters must be two positive ints, got {component_filters!r}")
+        component_filters = check_widths(component_filters, "component_filters", length=2)
         component_kernel_initializer = check_initializer(component_kernel_initializer, "component_kernel_initializer")
         if crop_placement not in CROP_PLACEMENTS:
             raise ValueError(f"crop_placement must be one of {CROP_PLACEMENTS}, got {crop_placement!r}")
