@@ -173,7 +173,7 @@ def test_the_job_trains_a_single_pass_model_in_one_fit_then_evaluates_saves_and_
 
 def test_a_new_two_stage_model_is_one_registry_entry(tmp_path, trained_run, monkeypatch, capsys):
     # A variant no code names: the job builds it from its entry, trains exactly the stages the entry lists (here
-    # only the part models: the stage-1 iCNN keeps its initial weights), saves and evaluates it under its own name.
+    # only stage 1: the six part models keep their initial weights), saves and evaluates it under its own name.
     # (Exporting under the entry's name is the same code for every model, which the single-pass test above checks;
     # the SavedModel export of a two-stage parser, the three-model test; training stage 1, every other job test.)
     entry = ZooEntry(
@@ -182,7 +182,7 @@ def test_a_new_two_stage_model_is_one_registry_entry(tmp_path, trained_run, monk
         "stages",
         "the iCNN baseline with one part model per part",
         {"shared_part_models": False},
-        stages=("parts",),
+        stages=("stage1",),
     )
     monkeypatch.setitem(ZOO, entry.name, entry)
     run_dir = tmp_path / "run"
@@ -190,11 +190,11 @@ def test_a_new_two_stage_model_is_one_registry_entry(tmp_path, trained_run, monk
     assert run_training_job([*args, "--no-export", *TINY]) == 0
     out = capsys.readouterr().out
     assert "=== icnn_baseline_unshared on the test split ===" in out
-    assert sorted(path.name for path in run_dir.iterdir() if path.is_dir()) == ["parts"]
+    assert sorted(path.name for path in run_dir.iterdir() if path.is_dir()) == ["stage1"]
     model = keras.saving.load_model(run_dir / "icnn_baseline_unshared.keras")
     assert isinstance(model, ICNNBaseline) and not model.shared_part_models
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["model"] == entry.name and set(summary["images_per_second"]) == {"parts"}
+    assert summary["model"] == entry.name and set(summary["images_per_second"]) == {"stage1"}
 
 
 @pytest.mark.parametrize(
