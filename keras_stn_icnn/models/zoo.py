@@ -202,7 +202,11 @@ ZOO = {
         ),
         ZooEntry("icnn", ICNNParser, "single_pass", "one-stage iCNN at one working size"),
         ZooEntry(
-            "rnn_g", RNNG, "single_pass", "RNN-G (Liu et al. 2017): a shallow CNN with a spatially variant gated RNN"
+            "rnn_g",
+            RNNG,
+            "single_pass",
+            "RNN-G (Liu et al. 2017): a shallow CNN with a spatially variant gated RNN, for aligned face crops "
+            "(on whole photos rnn_g_face_box or rnn_g_context)",
         ),
         ZooEntry(
             "rnn_g_context",
@@ -221,7 +225,8 @@ ZOO = {
             "rnn_g_two_stage",
             RNNGTwoStage,
             "single_pass",
-            "RNN-G on the whole face, then its component networks on part crops",
+            "RNN-G on the whole face, then its component networks on part crops, for aligned face crops "
+            "(on whole photos rnn_g_two_stage_face_box or rnn_g_two_stage_context)",
             label_schema="helen",
         ),
         ZooEntry(
