@@ -60,7 +60,7 @@ class ComponentThetas(keras.layers.Layer):
             class_maps = tf.one_hot(tf.argmax(scores, axis=-1), len(HELEN_CLASS_NAMES))
         else:
             class_maps = tf.nn.softmax(scores, axis=-1)
-        return tf.stop_gradient(component_thetas(class_maps, tf.shape(images)[1:3], HELEN_CLASS_NAMES, self.margin))
+        return component_thetas(class_maps, tf.shape(images)[1:3], HELEN_CLASS_NAMES, self.margin)
 
     def compute_output_shape(self, scores_shape, images_shape):
         return (scores_shape[0], len(COMPONENTS), 2, 3)
