@@ -1,4 +1,4 @@
-"""Argument checks the whole package shares: images, integer sizes, layer widths and initializers.
+"""Argument checks the whole package shares: images, integer sizes, choices, layer widths and initializers.
 
 Every public entry point that takes a picture or a count checks it here, so
 a bad value gets the same clear error (naming the argument, what was
@@ -46,6 +46,44 @@ def check_int(value, name, minimum=1, maximum=None, multiple=1):
     ):
         raise ValueError(f"{name} must be {rule}, got {value!r}")
     return int(value)
+
+
+def check_choice(value, choices, name):
+    """An argument that takes one of a fixed set of values, checked.
+
+    Args:
+        value: the argument.
+        choices: the allowed values (a tuple, or the keys of a dict).
+        name: str, its name for the error message.
+
+    Returns:
+        The value.
+
+    Raises:
+        ValueError naming the argument, the choices and the value (also for a
+        value that cannot be compared, such as a list, and for a bool where no
+        choice is one).
+
+    Example:
+    >>> check_choice("nearest", ("bilinear", "nearest"), "mode")
+    'nearest'
+    >>> check_choice("cubic", ("bilinear", "nearest"), "mode")
+    Traceback (most recent call last):
+    ...
+    ValueError: mode must be one of ('bilinear', 'nearest'), got 'cubic'
+    """
+    choices = tuple(choices)
+    is_stray_bool = isinstance(value, bool) and not any(isinstance(choice, bool) for choice in choices)
+    if is_stray_bool or not any(_equal(value, choice) for choice in choices):
+        raise ValueError(f"{name} must be one of {choices!r}, got {value!r}")
+    return value
+
+
+def _equal(value, choice):
+    try:
+        return bool(value == choice)
+    except (TypeError, ValueError):  # e.g. a numpy array, whose == is elementwise
+        return False
 
 
 def check_widths(widths, name, length=None, allow_empty=False):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from keras_stn_icnn.checks import check_image, check_image_batch, check_int
+from keras_stn_icnn.checks import check_choice, check_image, check_image_batch, check_int
 
 
 @pytest.mark.parametrize("value", [1, 7, np.int64(3)])
@@ -26,6 +26,37 @@ def test_check_int_returns_python_ints(value):
 def test_check_int_names_the_argument_the_rule_and_the_value(value, arguments, message):
     with pytest.raises(ValueError) as error:
         check_int(value, "epochs", **arguments)
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize(
+    "value, choices",
+    [
+        ("nearest", ("bilinear", "nearest")),
+        (4, (2, 4)),
+        (np.int64(4), (2, 4)),
+        (None, ("a", None)),
+        ("b", {"a": 1, "b": 2}),
+    ],
+)
+def test_check_choice_returns_an_allowed_value(value, choices):
+    assert check_choice(value, choices, "mode") is value
+
+
+@pytest.mark.parametrize(
+    "value, choices, message",
+    [
+        ("cubic", ("bilinear", "nearest"), "mode must be one of ('bilinear', 'nearest'), got 'cubic'"),
+        (3, (2, 4), "mode must be one of (2, 4), got 3"),
+        (True, (1, 2), "mode must be one of (1, 2), got True"),
+        (None, ("a", "b"), "mode must be one of ('a', 'b'), got None"),
+        (["a"], {"a": 1}, "mode must be one of ('a',), got ['a']"),
+        (np.array([2, 4]), (2, 4), "mode must be one of (2, 4), got array([2, 4])"),
+    ],
+)
+def test_check_choice_names_the_argument_the_choices_and_the_value(value, choices, message):
+    with pytest.raises(ValueError) as error:
+        check_choice(value, choices, "mode")
     assert str(error.value) == message
 
 

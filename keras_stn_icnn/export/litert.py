@@ -23,6 +23,7 @@ import tempfile
 import keras
 import tensorflow as tf
 
+from keras_stn_icnn.checks import check_choice
 from keras_stn_icnn.export import signatures
 from keras_stn_icnn.files import write_file
 
@@ -31,12 +32,6 @@ QUANTIZATIONS = ("float32", "dynamic_range", "float16")
 
 SIGNATURE = "serving_default"
 """The one signature of an exported LiteRT file."""
-
-
-def _check_quantization(quantization):
-    if quantization not in QUANTIZATIONS:
-        raise ValueError(f"quantization must be one of {QUANTIZATIONS}, got {quantization!r}")
-    return quantization
 
 
 class LiteRTConverter:
@@ -67,7 +62,7 @@ class LiteRTConverter:
 
     def convert(self, quantization="float32"):
         """The `.tflite` file's content at `quantization` (one of `QUANTIZATIONS`), as bytes."""
-        _check_quantization(quantization)
+        check_choice(quantization, QUANTIZATIONS, "quantization")
         converter = tf.lite.TFLiteConverter.from_saved_model(self._saved_model_dir.name, signature_keys=[SIGNATURE])
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         if quantization != "float32":
@@ -103,7 +98,7 @@ def litert_model(model, quantization="float32"):
     Example:
     >>> flatbuffer = litert_model(STNiCNN(), quantization="dynamic_range")  # doctest: +SKIP
     """
-    _check_quantization(quantization)
+    check_choice(quantization, QUANTIZATIONS, "quantization")
     with LiteRTConverter(model) as converter:
         return converter.convert(quantization)
 
@@ -134,7 +129,7 @@ def export_litert(model, path, quantization="float32", overwrite=False, check=No
     >>> export_litert(STNiCNN(), "exports/stn_icnn.tflite")  # doctest: +SKIP
     PosixPath('exports/stn_icnn.tflite')
     """
-    _check_quantization(quantization)
+    check_choice(quantization, QUANTIZATIONS, "quantization")
 
     def make_content():
         if converter is None:

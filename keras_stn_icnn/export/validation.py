@@ -17,6 +17,7 @@ import dataclasses
 
 import numpy as np
 
+from keras_stn_icnn.checks import check_choice
 from keras_stn_icnn.data.synthetic import render_face
 
 MIN_LABEL_AGREEMENT = {
@@ -130,8 +131,7 @@ def compare_runners(expected, candidate, kind):
     >>> compare_runners(expected, OnnxRunner("m.onnx"), "onnx").passed  # doctest: +SKIP
     True
     """
-    if kind not in MIN_LABEL_AGREEMENT:
-        raise ValueError(f"kind must be one of {sorted(MIN_LABEL_AGREEMENT)}, got {kind!r}")
+    check_choice(kind, MIN_LABEL_AGREEMENT, "kind")
     same, pixels, max_error = 0, 0, 0.0
     for batch, reference in expected:
         actual = candidate(batch)

@@ -7,6 +7,7 @@ classes.
 import keras
 import tensorflow as tf
 
+from keras_stn_icnn.checks import check_choice
 from keras_stn_icnn.choices import CROP_PLACEMENTS
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES
 from keras_stn_icnn.ops.facial_components import COMPONENTS, component_thetas, crop_components, merge_components
@@ -50,8 +51,7 @@ class ComponentThetas(keras.layers.Layer):
         self.margin = float(margin)
         if self.margin < 0:
             raise ValueError(f"margin must not be negative, got {margin!r}")
-        if placement not in CROP_PLACEMENTS:
-            raise ValueError(f"placement must be one of {CROP_PLACEMENTS}, got {placement!r}")
+        check_choice(placement, CROP_PLACEMENTS, "placement")
         self.placement = placement
 
     def call(self, scores, images):

@@ -24,6 +24,7 @@ its classifier also given each pixel's place in the box
 import dataclasses
 from typing import Callable
 
+from keras_stn_icnn.checks import check_choice
 from keras_stn_icnn.choices import STN_ICNN_STAGES
 from keras_stn_icnn.models.bass import BASS
 from keras_stn_icnn.models.icnn import ICNNBaseline, ICNNParser
@@ -101,8 +102,7 @@ class ZooEntry:
     stage_results: tuple = ()
 
     def __post_init__(self):
-        if self.training not in TRAINING_KINDS:
-            raise ValueError(f"training must be one of {TRAINING_KINDS}, got {self.training!r}")
+        check_choice(self.training, TRAINING_KINDS, "training")
         if (self.training == "stages") != bool(self.stages):
             raise ValueError(
                 f"{self.name}: a two-stage parser lists its stages, a single-pass one none; "
@@ -314,8 +314,7 @@ def zoo_names(training=None):
     >>> zoo_names("stages")
     ('stn_icnn', 'icnn_baseline')
     """
-    if training is not None and training not in TRAINING_KINDS:
-        raise ValueError(f"training must be one of {TRAINING_KINDS} or None, got {training!r}")
+    check_choice(training, (*TRAINING_KINDS, None), "training")
     return tuple(name for name, entry in ZOO.items() if training in (None, entry.training))
 
 

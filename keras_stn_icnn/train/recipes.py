@@ -17,7 +17,7 @@ authors' code uses 0.0008 (HELEN), which `HELEN_RECIPE` takes, and
 
 import dataclasses
 
-from keras_stn_icnn.checks import check_int
+from keras_stn_icnn.checks import check_choice, check_int
 from keras_stn_icnn.data.augment import PAPER_AUGMENTATION, AugmentationConfig
 
 
@@ -137,8 +137,7 @@ class Recipe:
         if check_int(self.window, "window", minimum=3) % 2 != 1:
             raise ValueError(f"window must be an odd int >= 3, got {self.window!r}")
         check_int(self.halve_every_epochs, "halve_every_epochs")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        check_choice(self.schedule, SCHEDULES, "schedule")
         check_int(self.copies, "copies (copy i gets i augmentation operations)", maximum=5)
 
     def replace(self, **changes):

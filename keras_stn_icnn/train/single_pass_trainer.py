@@ -21,7 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_stn_icnn.checks import check_int
+from keras_stn_icnn.checks import check_choice, check_int
 from keras_stn_icnn.choices import LEARNING_RATE_SCHEDULES
 from keras_stn_icnn.data.augment import PAPER_AUGMENTATION
 from keras_stn_icnn.data.pipeline import single_pass_training_pipeline
@@ -91,8 +91,7 @@ class SinglePassSchedule:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}")
         if self.time_budget_seconds is not None and not self.time_budget_seconds > 0:
             raise ValueError(f"time_budget_seconds must be positive or None, got {self.time_budget_seconds!r}")
-        if self.rate_schedule not in LEARNING_RATE_SCHEDULES:
-            raise ValueError(f"rate_schedule must be one of {LEARNING_RATE_SCHEDULES}, got {self.rate_schedule!r}")
+        check_choice(self.rate_schedule, LEARNING_RATE_SCHEDULES, "rate_schedule")
 
     def learning_rate_schedule(self, steps_per_epoch):
         """The learning-rate schedule for `steps_per_epoch` steps an epoch.

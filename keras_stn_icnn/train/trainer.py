@@ -13,6 +13,7 @@ from pathlib import Path
 
 import keras
 
+from keras_stn_icnn.checks import check_choice
 from keras_stn_icnn.choices import STN_ICNN_STAGES
 from keras_stn_icnn.data.pipeline import stn_icnn_training_pipeline
 from keras_stn_icnn.labels import STN_ICNN_PART_NAMES
@@ -237,8 +238,7 @@ class StageTrainer:
         >>> model, inputs = trainer.compiled_stage_model("stage1", 100)  # doctest: +SKIP
         >>> model.train_on_batch(*inputs(batch))  # doctest: +SKIP
         """
-        if stage not in self.stages:
-            raise ValueError(f"stage must be one of this model's {self.stages}, got {stage!r}")
+        check_choice(stage, self.stages, "stage")
         spec = STAGES[stage]
         settings = getattr(self.recipe, stage)
         self._set_trainable(stage)

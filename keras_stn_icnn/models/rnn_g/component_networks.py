@@ -22,7 +22,7 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-from keras_stn_icnn.checks import check_initializer, check_int, check_widths
+from keras_stn_icnn.checks import check_choice, check_initializer, check_int, check_widths
 from keras_stn_icnn.choices import CROP_PLACEMENTS
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES
 from keras_stn_icnn.layers.facial_components import ComponentCrops, ComponentMerge, ComponentThetas
@@ -203,8 +203,7 @@ class RNNGTwoStage(TrainingLossStep, SinglePassParsingMixin, keras.Model):
                 "RNNGTwoStage labels HELEN's 11 classes (its component networks and crops are HELEN's), "
                 f"so it cannot label class_names={tuple(class_names)!r}"
             )
-        if first_stage not in FIRST_STAGES:
-            raise ValueError(f"first_stage must be one of {sorted(FIRST_STAGES)}, got {first_stage!r}")
+        check_choice(first_stage, FIRST_STAGES, "first_stage")
         if not isinstance(first_stage_arguments, (dict, type(None))):
             raise ValueError(f"first_stage_arguments must be a dict or None, got {first_stage_arguments!r}")
         first_stage_arguments = dict(first_stage_arguments or {})
@@ -217,8 +216,7 @@ class RNNGTwoStage(TrainingLossStep, SinglePassParsingMixin, keras.Model):
         canvas_size = check_int(canvas_size, "canvas_size")
         component_filters = check_widths(component_filters, "component_filters", length=2)
         component_kernel_initializer = check_initializer(component_kernel_initializer, "component_kernel_initializer")
-        if crop_placement not in CROP_PLACEMENTS:
-            raise ValueError(f"crop_placement must be one of {CROP_PLACEMENTS}, got {crop_placement!r}")
+        check_choice(crop_placement, CROP_PLACEMENTS, "crop_placement")
 
         # === Layers ===
         first_stage_model = FIRST_STAGES[first_stage](

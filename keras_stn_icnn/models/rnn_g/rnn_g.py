@@ -3,7 +3,7 @@
 import keras
 from keras import layers
 
-from keras_stn_icnn.checks import check_initializer, check_int, check_widths
+from keras_stn_icnn.checks import check_choice, check_initializer, check_int, check_widths
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES
 from keras_stn_icnn.layers.resampling import AlignedBilinearResize
 from keras_stn_icnn.layers.spatial_rnn import SpatialRNN
@@ -187,8 +187,7 @@ class RNNG(SinglePassParsingMixin, keras.Model):
         class_names = checked_class_names(class_names)
         filters = check_widths(filters, "filters", length=3)
         rnn_channels = check_int(rnn_channels, "rnn_channels")
-        if rnn_stride not in RNN_STRIDES or isinstance(rnn_stride, bool):
-            raise ValueError(f"rnn_stride must be one of {RNN_STRIDES}, got {rnn_stride!r}")
+        check_choice(rnn_stride, RNN_STRIDES, "rnn_stride")
         context_filters = check_widths(context_filters, "context_filters", allow_empty=True)
         input_size = check_int(input_size, "input_size", minimum=8, multiple=4 * 2 ** len(context_filters))
         loss_weights = _checked_loss_weights(loss_weights)

@@ -3,6 +3,7 @@
 import keras
 from keras import layers
 
+from keras_stn_icnn.checks import check_choice
 from keras_stn_icnn.geometry import STAGE1_SIZE
 from keras_stn_icnn.labels import STN_ICNN_CLASS_NAMES
 from keras_stn_icnn.layers.crop_transformer import CropTransformer, PartAssembly
@@ -100,8 +101,7 @@ class STNiCNN(ParsingMixin, keras.Model):
         recentre_crops=False,
         **kwargs,
     ):
-        if localizer not in LOCALIZERS:
-            raise ValueError(f"localizer must be one of {sorted(LOCALIZERS)}, got {localizer!r}")
+        check_choice(localizer, LOCALIZERS, "localizer")
         canvas = (int(canvas_size), int(canvas_size))
         num_classes = len(STN_ICNN_CLASS_NAMES)
 
