@@ -120,6 +120,8 @@ def test_a_loss_weighted_zero_freezes_its_head_and_leaves_the_sum():
     terms = model.loss_terms(labels.astype(np.int32), outputs)
     expected = float(terms["coarse"]) + float(terms["final"])
     assert float(model.compute_loss(y=labels, y_pred=outputs)) == pytest.approx(expected, rel=1e-6)
+    without_gates = {name: value for name, value in outputs.items() if name != "gate_logits"}
+    assert float(model.parsing_loss(labels.astype(np.int32), without_gates)) == pytest.approx(expected, rel=1e-6)
     zoo_checks.check_a_training_step_changes_every_trainable_weight(model)
 
 

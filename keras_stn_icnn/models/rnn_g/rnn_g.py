@@ -269,14 +269,10 @@ class RNNG(SinglePassParsingMixin, keras.Model):
         Returns:
             dict `"coarse"`, `"gate"`, `"final"` -> scalar loss.
         """
-        return {
-            "coarse": self._cross_entropy(labels, outputs["coarse_logits"]),
-            "gate": self._gate_loss(labels, outputs["gate_logits"]),
-            "final": self._cross_entropy(labels, outputs["logits"]),
-        }
+        return {term: self._loss_term(term, labels, outputs) for term in LOSS_TERMS}
 
     def parsing_loss(self, labels, outputs):
-        """The `loss_weights`-weighted sum of `loss_terms`.
+        """The `loss_weights`-weighted sum of `loss_terms`; a term weighted zero is not computed.
 
         Args:
             labels: int32 `[B, input_size, input_size]`.
@@ -285,5 +281,13 @@ class RNNG(SinglePassParsingMixin, keras.Model):
         Returns:
             scalar loss.
         """
-        terms = self.loss_terms(labels, outputs)
-        return sum(self.loss_weights[term] * terms[term] for term in LOSS_TERMS if self.loss_weights[term])
+        return sum(
+            self.loss_weights[term] * self._loss_term(term, labels, outputs)
+            for term in LOSS_TERMS
+            if self.loss_weights[term]
+        )
+
+    def _loss_term(self, term, labels, outputs):
+        if term == "gate":
+            return self._gate_loss(labels, outputs["gate_logits"])
+        return self._cross_entropy(labels, outputs["coarse_logits" if term == "coarse" else "logits"])
