@@ -282,10 +282,11 @@ class FaceBoxParser(TrainingLossStep, SinglePassParsingMixin, keras.Model):
         Returns:
             float64 numpy array `[num_classes]`, the face parser's frequencies.
         """
-        frequencies = label_frequencies([self.ground_truth_face_labels(labels).numpy()], self.num_classes)
+        working = working_size_labels(tf.convert_to_tensor(labels), self.input_size)
+        face_labels = self.face_label_crops(working, self.face_boxes(working))
+        frequencies = label_frequencies([face_labels.numpy()], self.num_classes)
         for layer in self._face_parser.prior_bias_layers():
             set_prior_bias(layer, frequencies)
-        working = working_size_labels(tf.convert_to_tensor(labels), self.input_size)
         face_share = float(tf.reduce_mean(tf.cast(self.face_cells(working), tf.float32)))
         set_prior_bias(self.prior_bias_layers()[-1], [1.0 - face_share, face_share])
         return frequencies
