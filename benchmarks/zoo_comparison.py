@@ -9,17 +9,21 @@ default), and prints one Markdown table with the paper's F1 groups, parameters,
 GFLOP and milliseconds per 512x512 face; RED-Net a second time with its
 exemplar prior filled from the set's validation faces, and RNN-G's two-stage
 parser, which labels HELEN's classes, trained on the same faces' HELEN labels
-and scored in STN-iCNN's. `--output FILE` also writes the table
+and scored in STN-iCNN's. `--arguments JSON` replaces constructor
+arguments of every single-pass model's zoo entry, for a probe of one setting
+(`--models rnn_g --arguments '{"kernel_initializer": "he_normal"}'`); the
+run's `final.keras` keeps them. `--output FILE` also writes the table
 to FILE. Each run's `metrics.csv` holds its training loss and F1 per epoch
 (`benchmarks/learning_curves.py` plots them).
 
 Usage:
     python benchmarks/zoo_comparison.py [--minutes 15] [--models icnn rnn_g rnn_g_face_box ... red_net_cpu]
-        [--no-two-stage] [--num-train 2000] [--input-size 256] [--batch-size 8] [--run-dir runs/zoo_comparison]
-        [--output table.md]
+        [--no-two-stage] [--num-train 2000] [--input-size 256] [--batch-size 8] [--arguments JSON]
+        [--run-dir runs/zoo_comparison] [--output table.md]
 """
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -50,6 +54,17 @@ docs/zoo_learning.md) and RNN-G's whole-photo variants `rnn_g_context` and `rnn_
 paper's networks."""
 
 
+def json_object(text):
+    """`--arguments`' value: a JSON object, or an argparse error naming the text."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not JSON ({error}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object, got {text!r}")
+    return value
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=15.0, help="training budget of every model")
@@ -57,6 +72,11 @@ def main(argv=None):
     parser.add_argument("--no-two-stage", action="store_true", help="leave out STN-iCNN and the iCNN baseline")
     parser.add_argument("--input-size", type=int, default=256, help="working size of the single-pass parsers")
     parser.add_argument("--batch-size", type=int, default=8, help="batch size of the single-pass parsers")
+    parser.add_argument(
+        "--arguments",
+        type=json_object,
+        help="JSON object of constructor arguments replacing the zoo entries' in every single-pass model",
+    )
     parser.add_argument("--synthetic-dir", default="data/synthetic_helen_2000", help="the training set's folder")
     parser.add_argument("--num-train", type=int, default=2000, help="synthetic training faces")
     parser.add_argument("--test-seed", type=int, default=424242)
@@ -92,12 +112,16 @@ def main(argv=None):
         two_stage=not args.no_two_stage,
         input_size=args.input_size,
         batch_size=args.batch_size,
+        model_arguments=args.arguments,
     )
     table = format_comparison(rows)
     print(
         f"\nEvery model trained {args.minutes:g} min on the synthetic training split; "
-        f"F1 on {args.test_num} synthetic test faces (seed {args.test_seed}).\n"
+        f"F1 on {args.test_num} synthetic test faces (seed {args.test_seed})."
     )
+    if args.arguments:
+        print(f"The single-pass models' zoo arguments replaced by {json.dumps(args.arguments)}.")
+    print()
     print(table)
     if args.output:
         atomic_write(args.output, lambda path: Path(path).write_text(table + "\n"))

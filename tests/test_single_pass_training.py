@@ -36,6 +36,7 @@ from keras_stn_icnn.train.callbacks import (
 from keras_stn_icnn.train.single_pass_trainer import (
     SinglePassSchedule,
     SinglePassTrainer,
+    build_single_pass,
     held_out_label_maps,
     train_single_pass,
 )
@@ -252,6 +253,18 @@ def test_comparison_rows_hold_the_evaluation_and_costs(reader, tmp_path, small_z
     header, rule, line = table.splitlines()
     assert header.split(" | ")[2 : 2 + len(PAPER_F1_GROUPS)] == list(PAPER_F1_GROUPS)
     assert line.startswith("| icnn |") and f"{row.evaluation.scores['overall']:.3f}" in line
+
+
+def test_comparison_trains_with_the_entries_arguments_replaced(reader, tmp_path, small_zoo):
+    (row,) = small_comparison(reader, tmp_path, ("icnn",), model_arguments={"filters": (4, 4, 4, 8)})
+    model = compared_model(tmp_path, "icnn", class_names=STN_ICNN_CLASS_NAMES, filters=(4, 4, 4, 8))
+    assert row.parameters == model.count_params()
+    with pytest.raises(ValueError):  # the weights of the entry's own widths are not these
+        compared_model(tmp_path, "icnn", class_names=STN_ICNN_CLASS_NAMES)
+    with pytest.raises(ValueError, match=r"arguments must not set \['input_size'\]: they are build_single_pass's own"):
+        build_single_pass("icnn", 32, arguments={"input_size": 64})
+    with pytest.raises(ValueError, match=r"arguments must be a dict or None, got \['filters'\]"):
+        build_single_pass("icnn", 32, arguments=["filters"])
 
 
 def test_held_out_label_maps_are_the_resized_validation_labels(reader):

@@ -223,6 +223,7 @@ def compare_zoo(
     two_stage=True,
     input_size=256,
     batch_size=8,
+    model_arguments=None,
     seed=0,
     verbose="auto",
     progress=print,
@@ -250,6 +251,9 @@ def compare_zoo(
             STN-iCNN* and STN-iCNN rows).
         input_size: int, the single-pass parsers' working size.
         batch_size: int, the single-pass parsers' batch size.
+        model_arguments: dict or None, constructor arguments that replace
+            the zoo entries' in every single-pass parser (a probe of one
+            setting; `train.single_pass_trainer.build_single_pass`).
         seed: int.
         verbose: Keras `fit` verbosity.
         progress: callable taking a line of text, or None.
@@ -290,6 +294,7 @@ def compare_zoo(
             batch_size=batch_size,
             epochs=MAX_EPOCHS,
             augmentation=None,
+            arguments=model_arguments,
             seed=seed,
             verbose=verbose,
         )

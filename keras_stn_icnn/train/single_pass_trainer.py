@@ -235,7 +235,7 @@ def held_out_label_maps(dataset, size):
     return np.stack([np.asarray(label_map, np.uint8) for label_map in maps])
 
 
-def build_single_pass(name, input_size, prior_label_maps=None, class_names=None):
+def build_single_pass(name, input_size, prior_label_maps=None, class_names=None, arguments=None):
     """Builds a single-pass zoo parser and fills its exemplar prior, if it has one.
 
     Args:
@@ -246,6 +246,10 @@ def build_single_pass(name, input_size, prior_label_maps=None, class_names=None)
             exemplar prior (RED-Net's `fit_prior`), or None.
         class_names: the classes it labels, or None for those of its zoo
             entry's `label_schema` (STN-iCNN's for most).
+        arguments: dict or None, constructor arguments that replace the zoo
+            entry's (a probe of one setting: `{"kernel_initializer":
+            "he_normal"}`); not `input_size` or `class_names`, which are the
+            arguments above.
 
     Returns:
         The model.
@@ -253,12 +257,19 @@ def build_single_pass(name, input_size, prior_label_maps=None, class_names=None)
     Example:
     >>> build_single_pass("icnn", 32).input_size
     32
+    >>> build_single_pass("rnn_g", 32, arguments={"rnn_channels": 16}).rnn_channels
+    16
     """
     if zoo_entry(name).training != "single_pass":
         raise ValueError(f"{name!r} is not a single-pass zoo model; those are {zoo_names('single_pass')}")
+    if not isinstance(arguments, (dict, type(None))):
+        raise ValueError(f"arguments must be a dict or None, got {arguments!r}")
+    own = sorted({"input_size", "class_names"} & set(arguments or {}))
+    if own:
+        raise ValueError(f"arguments must not set {own}: they are build_single_pass's own arguments")
     if class_names is None:
         class_names = get_schema(zoo_entry(name).label_schema).class_names
-    model = build_zoo_model(name, class_names=class_names, input_size=input_size)
+    model = build_zoo_model(name, **(arguments or {}), class_names=class_names, input_size=input_size)
     if prior_label_maps is not None and hasattr(model, "fit_prior"):
         model.fit_prior(prior_label_maps)
     return model
@@ -277,6 +288,7 @@ def train_single_pass(
     augmentation=PAPER_AUGMENTATION,
     copies=2,
     prior_label_maps=None,
+    arguments=None,
     seed=0,
     verbose="auto",
 ):
@@ -300,6 +312,8 @@ def train_single_pass(
             label maps (`held_out_label_maps`) that fill the exemplar prior of a
             model that has one (RED-Net) before it trains, or None to train
             it without a prior. Ignored by models without one.
+        arguments: dict or None, constructor arguments that replace the
+            entry's (`build_single_pass`).
         seed: int.
         verbose: Keras `fit` verbosity.
 
@@ -308,7 +322,7 @@ def train_single_pass(
     """
     trainer = SinglePassTrainer(
         run_dir,
-        functools.partial(build_single_pass, name, input_size, prior_label_maps),
+        functools.partial(build_single_pass, name, input_size, prior_label_maps, arguments=arguments),
         SinglePassSchedule(
             epochs=epochs,
             batch_size=batch_size,
