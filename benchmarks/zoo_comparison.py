@@ -12,8 +12,9 @@ parser, which labels HELEN's classes, trained on the same faces' HELEN labels
 and scored in STN-iCNN's. `--arguments JSON` replaces constructor
 arguments of every single-pass model's zoo entry, for a probe of one setting
 (`--models rnn_g --arguments '{"kernel_initializer": "he_normal"}'`); the
-run's `final.keras` keeps them. `--output FILE` also writes the table
-to FILE. Each run's `metrics.csv` holds its training loss and F1 per epoch
+line printed above the table repeats them, and the run's weights load into a
+model built with them (`build_single_pass(name, size, arguments=...)`).
+`--output FILE` also writes the table to FILE. Each run's `metrics.csv` holds its training loss and F1 per epoch
 (`benchmarks/learning_curves.py` plots them).
 
 Usage:
