@@ -10,7 +10,6 @@ from keras_stn_icnn.data.synthetic import render_face
 from keras_stn_icnn.labels import HELEN_CLASS_NAMES, STN_ICNN_CLASS_NAMES
 from keras_stn_icnn.layers.facial_components import ComponentThetas
 from keras_stn_icnn.losses.rnn_g import BoundaryGateLoss, label_boundaries
-from keras_stn_icnn.metrics import FaceParsingF1
 from keras_stn_icnn.models.rnn_g.component_networks import RNNGTwoStage
 from keras_stn_icnn.models.rnn_g.rnn_g import RNNG
 from keras_stn_icnn.models.zoo import RNN_G_CONTEXT_NETWORK, build_zoo_model, zoo_name_of
@@ -406,41 +405,24 @@ def test_two_stage_keras_file_round_trip(two_stage, tmp_path):
     zoo_checks.check_keras_file_round_trip(two_stage, tmp_path / "rnn_g_two_stage.keras")
 
 
-def _two_stage_batch():
+@pytest.mark.parametrize("first_stage", ["rnn_g", "rnn_g_face_box"])
+def test_a_two_stage_training_step_runs_only_what_its_loss_reads_and_moves_the_weights_as_keras_step_does(
+    first_stage,
+):
     faces = [render_face(seed) for seed in (1, 2)]
     images = tf.image.resize([image for image, _ in faces], (64, 64))
     labels = tf.image.resize([label[..., None] for _, label in faces], (64, 64), "nearest")[..., 0]
-    return images, tf.cast(labels, tf.int32)
-
-
-def test_a_two_stage_training_step_runs_only_what_its_loss_reads_and_moves_the_weights_as_keras_step_does():
-    images, labels = _two_stage_batch()
     keras_logs, own_logs, keras_calls, own_calls, _ = zoo_checks.check_own_step_matches_keras_step(
-        lambda: RNNGTwoStage(input_size=32, component_filters=(4, 8)), images, labels, "eye_network", seed=5
+        lambda: RNNGTwoStage(input_size=32, first_stage=first_stage, component_filters=(4, 8)),
+        images,
+        labels,
+        "eye_network",
+        seed=5,
     )
     # traced once each: Keras' step runs the eye network on both eyes' crops placed by the first stage and by the
     # ground truth, this one on the ground truth's only (the crops the loss reads)
     assert (len(keras_calls), len(own_calls)) == (4, 2)
     assert float(own_logs["overall_f1"]) == pytest.approx(float(keras_logs["overall_f1"]), rel=1e-6)
-
-
-def test_a_two_stage_training_step_runs_a_face_box_first_stage_s_face_parser_once():
-    images, labels = _two_stage_batch()
-    _, own_logs, keras_calls, own_calls, start = zoo_checks.check_own_step_matches_keras_step(
-        lambda: RNNGTwoStage(input_size=32, first_stage="rnn_g_face_box", component_filters=(4, 8)),
-        images,
-        labels,
-        "first_stage/rnn_g",
-        seed=5,
-    )
-    # traced once each: Keras' step runs RNN-G on the found and the ground truth's boxes, this one on the latter
-    assert (len(keras_calls), len(own_calls)) == (2, 1)
-    # its training F1 is the first stage's own step's: RNN-G's, before the update, on the ground truth's boxes
-    _, face_labels, face_logits = start.get_layer("first_stage").training_loss(tf.cast(images, tf.float32), labels)
-    expected_f1 = FaceParsingF1(start.num_classes)
-    expected_f1.update_state(face_labels, face_logits)
-    assert 0.0 < float(expected_f1.result()) < 1.0
-    assert float(own_logs["overall_f1"]) == pytest.approx(float(expected_f1.result()), rel=1e-5)
 
 
 def _with_decisive_component_networks(model):

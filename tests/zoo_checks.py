@@ -31,8 +31,7 @@ def check_own_step_matches_keras_step(build_model, images, labels, counted_layer
 
     Returns:
         `(keras_logs, own_logs, keras_calls, own_calls, start)`: each step's logs, the calls (traces) of
-        `counted_layer` (a layer's name, or a path of names: `"first_stage/rnn_g"`) in each step, and the
-        untouched copy.
+        `counted_layer` in each step, and the untouched copy.
     """
     models = []
     for _ in range(3):
@@ -41,7 +40,7 @@ def check_own_step_matches_keras_step(build_model, images, labels, counted_layer
         model.compile(optimizer=keras.optimizers.SGD(0.1))
         models.append(model)
     keras_step, own_step, start = models
-    keras_calls, own_calls = (count_calls(_nested_layer(model, counted_layer)) for model in (keras_step, own_step))
+    keras_calls, own_calls = (count_calls(model.get_layer(counted_layer)) for model in (keras_step, own_step))
     keras_logs = tf.function(lambda: keras.Model.train_step(keras_step, (images, labels)))()
     own_logs = tf.function(lambda: own_step.train_step((images, labels)))()
     assert float(own_logs["loss"]) == pytest.approx(float(keras_logs["loss"]), rel=1e-6)
@@ -49,13 +48,6 @@ def check_own_step_matches_keras_step(build_model, images, labels, counted_layer
         np.testing.assert_allclose(actual.numpy(), expected.numpy(), atol=1e-6, err_msg=actual.path)
     assert max(np.max(np.abs(a.numpy() - b.numpy())) for a, b in zip(own_step.weights, start.weights)) > 1e-3
     return keras_logs, own_logs, keras_calls, own_calls, start
-
-
-def _nested_layer(model, path):
-    layer = model
-    for name in path.split("/"):
-        layer = layer.get_layer(name)
-    return layer
 
 
 def random_faces(model, batch=2, size=None, seed=0):

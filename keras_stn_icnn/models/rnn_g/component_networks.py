@@ -339,13 +339,10 @@ class RNNGTwoStage(TrainingLossStep, SinglePassParsingMixin, keras.Model):
         Keras' own step would run the whole model: crops placed from the first
         stage, the component networks on them and the merge, none of which the
         loss reads (it trains the component networks on the ground truth's
-        crops). This step (`TrainingLossStep`) runs the first stage's own
-        training step where it has one (`RNNGFaceBox`: its face parser once, on
-        the ground truth's box) or else as Keras' step does (its outputs, then
-        its `compute_loss`), and the component networks on the ground truth's
-        crops only: the same loss and gradients. The training F1 is the first
-        stage's: its logits on the whole photo, or, for `RNNGFaceBox`, its face
-        parser's on the ground truth's box.
+        crops). This step (`TrainingLossStep`) runs the first stage as Keras'
+        step does (its outputs, then its `compute_loss`) and the component
+        networks on the ground truth's crops only: the same loss, gradients
+        and training F1 (the first stage's logits on the whole photo).
 
         Args:
             images: float images `[B, H, W, 3]`, values 0-255.
@@ -353,13 +350,11 @@ class RNNGTwoStage(TrainingLossStep, SinglePassParsingMixin, keras.Model):
             sample_weight: must be None (not supported).
 
         Returns:
-            `(loss, f1_labels, f1_logits)`: the scalar loss and the labels and
-            logits of the first stage's training F1.
+            `(loss, f1_labels, f1_logits)`: the scalar loss, the labels at the
+            working size and the first stage's logits.
         """
-        if isinstance(self._first_stage, TrainingLossStep):
-            first_stage_loss, f1_labels, f1_logits = self._first_stage.training_loss(images, labels, sample_weight)
-        else:
-            first_outputs = self._first_stage(images, training=True)
-            first_stage_loss = self._first_stage.compute_loss(images, labels, first_outputs, sample_weight)
-            f1_labels, f1_logits = self.training_labels(labels, sample_weight), first_outputs["logits"]
-        return first_stage_loss + self.component_loss(images, labels), f1_labels, f1_logits
+        first_outputs = self._first_stage(images, training=True)
+        loss = self._first_stage.compute_loss(images, labels, first_outputs, sample_weight) + self.component_loss(
+            images, labels
+        )
+        return loss, self.training_labels(labels, sample_weight), first_outputs["logits"]
