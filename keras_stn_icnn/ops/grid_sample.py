@@ -12,7 +12,6 @@ and everything outside the image reads as zero.
 
 import tensorflow as tf
 
-from keras_stn_icnn.checks import check_choice
 from keras_stn_icnn.ops import affine
 
 SAMPLING_MODES = ("bilinear", "nearest")
@@ -28,7 +27,9 @@ def check_sampling_mode(mode):
     >>> check_sampling_mode("nearest")
     'nearest'
     """
-    return check_choice(mode, SAMPLING_MODES, "mode")
+    if mode not in SAMPLING_MODES:
+        raise ValueError(f"mode must be one of {SAMPLING_MODES}, got {mode!r}")
+    return mode
 
 
 def _gather_pixels(image, rows, cols):
