@@ -17,11 +17,11 @@ PACKAGE = Path(keras_stn_icnn.__file__).parent
 
 # Each group may import only from groups of a lower rank (docs/design.md).
 RANKS = {
+    "checks": -1,  # imports nothing from the package; every group, ops too, checks its arguments with it
     "ops": 0,
     "files": 0,
     "choices": 0,
     "labels": 0,  # imports nothing from the package; metrics (rank 1) use its class names
-    "checks": 0,
     "geometry": 0,
     "layers": 1,
     "losses": 1,

@@ -12,6 +12,7 @@ and everything outside the image reads as zero.
 
 import tensorflow as tf
 
+from keras_stn_icnn.checks import check_choice
 from keras_stn_icnn.ops import affine
 
 SAMPLING_MODES = ("bilinear", "nearest")
@@ -27,9 +28,7 @@ def check_sampling_mode(mode):
     >>> check_sampling_mode("nearest")
     'nearest'
     """
-    if mode not in SAMPLING_MODES:
-        raise ValueError(f"mode must be one of {SAMPLING_MODES}, got {mode!r}")
-    return mode
+    return check_choice(mode, SAMPLING_MODES, "mode")
 
 
 def _gather_pixels(image, rows, cols):

@@ -23,16 +23,12 @@ loop, stacked along a direction axis, with one batched matmul per step.
 
 import tensorflow as tf
 
+from keras_stn_icnn.checks import check_choice
+
 DIRECTIONS = ("left_to_right", "right_to_left", "top_to_bottom", "bottom_to_top")
 """Scan directions, in the order of the stacked weights of `spatial_rnn_4way`."""
 
 _HORIZONTAL = ("left_to_right", "right_to_left")
-
-
-def _check_direction(direction):
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
-    return direction
 
 
 def _check_maps(x, g):
@@ -122,7 +118,7 @@ def gated_linear_recurrence(x, g, w, b, direction):
     >>> h[0, 0, :, 0].numpy().tolist()
     [1.0, 1.5, 1.75]
     """
-    _check_direction(direction)
+    check_choice(direction, DIRECTIONS, "direction")
     x, g = tf.convert_to_tensor(x), tf.convert_to_tensor(g)
     _check_maps(x, g)
     w, b = tf.convert_to_tensor(w), tf.convert_to_tensor(b)
