@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 
 import keras
+import numpy as np
+import tensorflow as tf
 
 from keras_stn_icnn.checks import check_int
 from keras_stn_icnn.files import atomic_write
@@ -290,17 +292,21 @@ def recompute_batch_norm_statistics(model, batches, num_batches=32):
     """
     norms = [layer for layer in batch_norm_layers(model) if layer.trainable]
     saved = [(layer.momentum, layer.moving_mean.numpy(), layer.moving_variance.numpy()) for layer in norms]
-    for layer in norms:
-        layer.moving_mean.assign(keras.ops.zeros_like(layer.moving_mean))
-        layer.moving_variance.assign(keras.ops.zeros_like(layer.moving_variance))
+    # At momentum 0 a call leaves its batch's statistics in the layers, to be summed here. The forward pass is
+    # traced once: run eagerly, a deep model's thousands of small ops cost more than the batches' arithmetic.
+    forward = tf.function(lambda images: model(images, training=True), reduce_retracing=True)
+    sums = [(np.zeros(mean.shape), np.zeros(variance.shape)) for _, mean, variance in saved]
     used = 0
     try:
+        for layer in norms:
+            layer.momentum = 0.0
         for batch in batches:
             if used == num_batches:
                 break
-            for layer in norms:  # moving = m * moving + (1 - m) * batch with m = k / (k + 1): the mean of k + 1
-                layer.momentum = used / (used + 1.0)
-            model(batch[0] if isinstance(batch, tuple) else batch, training=True)
+            forward(batch[0] if isinstance(batch, tuple) else batch)
+            for (mean, variance), layer in zip(sums, norms):
+                mean += layer.moving_mean.numpy()
+                variance += layer.moving_variance.numpy()
             used += 1
         if not used:
             raise ValueError("no batches to recompute the BatchNorm statistics from")
@@ -312,6 +318,9 @@ def recompute_batch_norm_statistics(model, batches, num_batches=32):
     finally:
         for layer, (momentum, _, _) in zip(norms, saved):
             layer.momentum = momentum
+    for layer, (mean, variance) in zip(norms, sums):
+        layer.moving_mean.assign(mean / used)
+        layer.moving_variance.assign(variance / used)
     return used
 
 
