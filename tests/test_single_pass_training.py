@@ -240,27 +240,27 @@ def test_zoo_registry_builds_every_single_pass_model_by_name():
         build_zoo_model("unet")
 
 
-def test_comparison_rows_hold_the_evaluation_and_costs(reader, tmp_path, small_zoo):
-    rows = small_comparison(reader, tmp_path, ("icnn",), batch_size=4)
+def test_comparison_rows_hold_the_evaluation_and_costs_of_the_model_trained_with_the_arguments_given(
+    reader, tmp_path, small_zoo
+):
+    widths = {"filters": (4, 4, 4, 8)}  # not the small entry's (4, 4, 4, 4)
+    rows = small_comparison(reader, tmp_path, ("icnn",), batch_size=4, model_arguments=widths)
     (row,) = rows
     assert row.name == "icnn" and row.training_seconds > 0
-    model = compared_model(tmp_path, "icnn", class_names=STN_ICNN_CLASS_NAMES)
+    model = compared_model(tmp_path, "icnn", class_names=STN_ICNN_CLASS_NAMES, **widths)
     expected = evaluate_parser(model.parse, reader.dataset("test"), progress=False)
     assert row.evaluation.scores == expected.scores
     assert row.parameters == model.count_params()
     assert row.gflop_per_face > 0 and row.milliseconds_per_face > 0
+    with pytest.raises(ValueError):  # the weights of the entry's own widths are not these
+        compared_model(tmp_path, "icnn", class_names=STN_ICNN_CLASS_NAMES)
     table = format_comparison(rows)
     header, rule, line = table.splitlines()
     assert header.split(" | ")[2 : 2 + len(PAPER_F1_GROUPS)] == list(PAPER_F1_GROUPS)
     assert line.startswith("| icnn |") and f"{row.evaluation.scores['overall']:.3f}" in line
 
 
-def test_comparison_trains_with_the_entries_arguments_replaced(reader, tmp_path, small_zoo):
-    (row,) = small_comparison(reader, tmp_path, ("icnn",), model_arguments={"filters": (4, 4, 4, 8)})
-    model = compared_model(tmp_path, "icnn", class_names=STN_ICNN_CLASS_NAMES, filters=(4, 4, 4, 8))
-    assert row.parameters == model.count_params()
-    with pytest.raises(ValueError):  # the weights of the entry's own widths are not these
-        compared_model(tmp_path, "icnn", class_names=STN_ICNN_CLASS_NAMES)
+def test_build_single_pass_refuses_arguments_that_are_its_own_or_not_a_dict():
     with pytest.raises(ValueError, match=r"arguments must not set \['input_size'\]: they are build_single_pass's own"):
         build_single_pass("icnn", 32, arguments={"input_size": 64})
     with pytest.raises(ValueError, match=r"arguments must be a dict or None, got \['filters'\]"):
