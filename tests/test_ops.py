@@ -168,9 +168,19 @@ def test_max_pool_pads_both_sides_like_pytorch(size):
     [((11, 11), (21, 21)), ((21, 21), (41, 41)), ((41, 41), (81, 81)), ((16, 16), (32, 32)), ((5, 7), (9, 13))],
 )
 def test_nearest_resize_uses_pytorch_index_rule(source, target):
+    # Sizes known while tracing take the indices from numpy, a graph for unknown sizes computes them: both the rule.
     x = np.random.default_rng(5).normal(size=(*source, 2)).astype(np.float32)
-    resized = ops.resize_nearest(tf.constant(x[None]), target)[0].numpy()
-    np.testing.assert_array_equal(resized, numpy_reference.resize_nearest(x, *target))
+    resize_unknown_sizes = tf.function(
+        lambda x, height, width: ops.resize_nearest(x, (height, width)),
+        input_signature=[
+            tf.TensorSpec([None, None, None, 2]),
+            tf.TensorSpec([], tf.int32),
+            tf.TensorSpec([], tf.int32),
+        ],
+    )
+    expected = numpy_reference.resize_nearest(x, *target)
+    np.testing.assert_array_equal(ops.resize_nearest(tf.constant(x[None]), target)[0].numpy(), expected)
+    np.testing.assert_array_equal(resize_unknown_sizes(x[None], *target)[0].numpy(), expected)
 
 
 def test_bilinear_resize_aligns_corners(pipeline_reference):

@@ -14,6 +14,7 @@ do not share. Each function here reproduces one of them exactly:
 All functions take and return NHWC tensors.
 """
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -41,7 +42,13 @@ def max_pool_3x3_stride2(x):
 
 def _nearest_source_indices(in_size, out_size):
     # The float32 arithmetic of PyTorch's (and TF's) nearest kernel:
-    # min(floor(dst * (in / out)), in - 1).
+    # min(floor(dst * (in / out)), in - 1). Sizes known while tracing give the
+    # indices as one constant (numpy's float32 division and product round as
+    # TF's do); a graph traced for unknown sizes computes them.
+    if isinstance(in_size, (int, np.integer)) and isinstance(out_size, (int, np.integer)):
+        scale = np.float32(in_size) / np.float32(out_size)
+        index = np.floor(np.arange(out_size, dtype=np.float32) * scale).astype(np.int32)
+        return np.minimum(index, np.int32(in_size - 1))
     scale = tf.cast(in_size, tf.float32) / tf.cast(out_size, tf.float32)
     index = tf.cast(tf.floor(tf.cast(tf.range(out_size), tf.float32) * scale), tf.int32)
     return tf.minimum(index, in_size - 1)
@@ -66,7 +73,8 @@ def resize_nearest(x, size):
     >>> resize_nearest(tf.zeros([1, 11, 11, 8]), (21, 21)).shape
     TensorShape([1, 21, 21, 8])
     """
-    in_height, in_width = tf.shape(x)[1], tf.shape(x)[2]
+    x = tf.convert_to_tensor(x)
+    in_height, in_width = (x.shape[axis] if x.shape[axis] is not None else tf.shape(x)[axis] for axis in (1, 2))
     rows = tf.gather(x, _nearest_source_indices(in_height, size[0]), axis=1)
     return tf.gather(rows, _nearest_source_indices(in_width, size[1]), axis=2)
 
