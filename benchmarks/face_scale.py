@@ -34,8 +34,9 @@ from keras_stn_icnn.data.synthetic import generate_synthetic_helen
 from keras_stn_icnn.evaluation import synthetic_test_set
 from keras_stn_icnn.metrics import FaceParsingF1
 from keras_stn_icnn.models.zoo import build_zoo_model, zoo_entry, zoo_names
+from keras_stn_icnn.optimizers import ADAM_EPSILON
 from keras_stn_icnn.train.callbacks import batch_norm_layers, recompute_batch_norm_statistics
-from keras_stn_icnn.train.optimizers import ADAM_EPSILON, warmup_cosine_schedule
+from keras_stn_icnn.train.optimizers import warmup_cosine_schedule
 
 
 def face_views(dataset, size, crop, limit):

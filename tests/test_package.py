@@ -26,6 +26,7 @@ RANKS = {
     "layers": 1,
     "losses": 1,
     "metrics": 1,
+    "optimizers": 1,
     "data": 2,
     "visualize": 2,
     "export": 3,  # takes any Keras model and imports none: a preset (models) writes its SavedModel through it

@@ -1,16 +1,16 @@
-"""Adam with the paper's schedule, and with one learning rate per group of variables.
+"""The paper's learning-rate schedules, and Adam with one learning rate per group of variables.
 
 End-to-end training gives the stage-1 iCNN, the localizer and the part
 models their own learning rates (Lr1, Lr2, Lr3). `GroupedAdam` is one Adam
-whose update of each variable is scaled by its group's rate, so the three
-groups share one optimizer, one step counter, one schedule and one
-checkpoint, and it works unchanged under `tf.distribute` and `fit`.
+(the package's, `keras_stn_icnn.optimizers.Adam`) whose update of each
+variable is scaled by its group's rate, so the three groups share one
+optimizer, one step counter, one schedule and one checkpoint, and it works
+unchanged under `tf.distribute` and `fit`.
 """
 
 import keras
 
-ADAM_EPSILON = 1e-8
-"""PyTorch's Adam epsilon (Keras defaults to 1e-7)."""
+from keras_stn_icnn.optimizers import ADAM_EPSILON, Adam
 
 
 def halving_schedule(learning_rate, steps_per_epoch, every_epochs=5):
@@ -81,7 +81,7 @@ def warmup_cosine_schedule(learning_rate, total_steps, warmup_fraction=WARMUP_FR
 
 
 @keras.saving.register_keras_serializable(package="keras_stn_icnn")
-class GroupedAdam(keras.optimizers.Adam):
+class GroupedAdam(Adam):
     """Adam with one learning rate per named group of variables.
 
     The optimizer's `learning_rate` (a float or a schedule) is a common
@@ -144,9 +144,9 @@ class GroupedAdam(keras.optimizers.Adam):
             )
         super().build(var_list)
 
-    def update_step(self, gradient, variable, learning_rate):
-        factor = keras.ops.cast(self._factors[self._var_key(variable)], variable.dtype)
-        super().update_step(gradient, variable, keras.ops.cast(learning_rate, variable.dtype) * factor)
+    def learning_rate_factor(self, variable):
+        """The learning rate of `variable`'s group."""
+        return self._factors[self._var_key(variable)]
 
     def get_config(self):
         config = super().get_config()

@@ -28,9 +28,10 @@ from keras_stn_icnn.data.pipeline import single_pass_training_pipeline
 from keras_stn_icnn.labels import get_schema
 from keras_stn_icnn.models.single_pass import first_label_maps, working_size_labels
 from keras_stn_icnn.models.zoo import build_zoo_model, zoo_entry, zoo_names
+from keras_stn_icnn.optimizers import ADAM_EPSILON, Adam
 from keras_stn_icnn.train.callbacks import BatchNormStatistics, BudgetedLearningRate
 from keras_stn_icnn.train.fitting import ResumableFit, default_jit_compile
-from keras_stn_icnn.train.optimizers import ADAM_EPSILON, halving_schedule, warmup_cosine_schedule
+from keras_stn_icnn.train.optimizers import halving_schedule, warmup_cosine_schedule
 from keras_stn_icnn.train.strategy import check_global_batch_size, distribution_strategy
 
 MAX_EPOCHS = 60
@@ -196,7 +197,7 @@ class SinglePassTrainer:
             callbacks.append(BatchNormStatistics(batches.dataset))
         with self.strategy.scope():
             self.model.compile(
-                optimizer=keras.optimizers.Adam(learning_rate, epsilon=ADAM_EPSILON),
+                optimizer=Adam(learning_rate, epsilon=ADAM_EPSILON),
                 jit_compile=self.jit_compile,
             )
         start = time.perf_counter()

@@ -32,8 +32,9 @@ import tensorflow as tf
 from keras_stn_icnn.geometry import STAGE1_SIZE
 from keras_stn_icnn.labels import STN_ICNN_PART_NAMES
 from keras_stn_icnn.metrics import CropCentreError, FaceParsingF1
+from keras_stn_icnn.optimizers import ADAM_EPSILON, Adam
 from keras_stn_icnn.train import stage_models
-from keras_stn_icnn.train.optimizers import ADAM_EPSILON, GroupedAdam, halving_schedule, warmup_cosine_schedule
+from keras_stn_icnn.train.optimizers import GroupedAdam, halving_schedule, warmup_cosine_schedule
 
 
 def learning_rate_schedule(recipe, learning_rate, steps_per_epoch, epochs):
@@ -62,7 +63,7 @@ def learning_rate_schedule(recipe, learning_rate, steps_per_epoch, epochs):
 def adam(parser, recipe, settings, steps_per_epoch):
     """Adam (PyTorch's epsilon) at the stage's learning rate and the recipe's schedule."""
     schedule = learning_rate_schedule(recipe, settings.learning_rate, steps_per_epoch, settings.epochs)
-    return keras.optimizers.Adam(schedule, epsilon=ADAM_EPSILON)
+    return Adam(schedule, epsilon=ADAM_EPSILON)
 
 
 def grouped_adam(parser, recipe, settings, steps_per_epoch):
