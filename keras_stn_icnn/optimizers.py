@@ -17,7 +17,7 @@ class Adam(keras.optimizers.Adam):
     """`keras.optimizers.Adam` that computes its step size once a training step.
 
     Keras' `Adam.update_step` computes the step size `learning_rate *
-    sqrt(1 - beta_2^t) / (1 - beta_1^t)` for every variable: some fifteen ops
+    sqrt(1 - beta_2^t) / (1 - beta_1^t)` for every variable: some seventeen ops
     a variable in a traced training step (an STN-iCNN stage has 132 to 722
     variables), all of the same value. This computes it once per traced step
     and learning rate, with the same ops, and updates each variable as Keras
@@ -65,6 +65,7 @@ class Adam(keras.optimizers.Adam):
         beta_2_power = keras.ops.power(keras.ops.cast(self.beta_2, variable.dtype), local_step)
         step_size = rate * keras.ops.sqrt(1 - beta_2_power) / (1 - beta_1_power)
         if not tf.executing_eagerly():  # eagerly nothing is traced, and a variable rate may change between calls
+            # The rate is kept beside its step size so that its id, the key, cannot pass to another object.
             self._step_sizes[key] = (learning_rate, step_size)
         return step_size
 
